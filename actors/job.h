@@ -1,0 +1,44 @@
+// run_job(): one pipeline (generator -> executor -> verifier -> writer) in
+// its own actor system, run to completion on the calling thread.
+//
+// The calling thread watches the stages (monitor + progress reports), fails
+// the job when a stage dies abnormally, and stops it cleanly when `interrupt`
+// becomes true (outputs written so far stay intact). Returns the writer's
+// summary and each stage's last report.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/stages.h"
+
+namespace vf {
+
+struct JobSpec {
+  std::shared_ptr<ItemSource> source;
+  std::shared_ptr<const Check> check;
+  GeneratorOptions generator;
+  ExecutorStageOptions executor;
+  VerifierOptions verifier;
+  WriterOptions writer;
+  uint32_t scheduler_threads = 0;  // 0: CAF's default
+  // Called on the job's thread with the latest report of each stage.
+  std::function<void(const std::map<std::string, wire::StageReport>&)> on_progress;
+  const std::atomic<bool>* interrupt = nullptr;
+};
+
+struct JobOutcome {
+  bool ok = false;
+  std::string error;
+  nlohmann::json summary;
+  std::map<std::string, wire::StageReport> stages;  // last report per stage
+};
+
+JobOutcome run_job(JobSpec spec);
+
+}  // namespace vf

@@ -1,0 +1,76 @@
+// The pipeline's stages as CAF actors: thin shells around the dataflow logic.
+//
+//   generator -> executor stage -> verifier -> writer
+//
+// Each stage holds at most its credit capacity of items (dataflow/credit.h),
+// owns its state (no memory is shared between stages; items travel as msgpack
+// bytes), reports progress to a monitor actor, and ends by forwarding
+// EndOfStream once it has drained. Handles returned here must be kept by the
+// caller until the job ends (an unreferenced actor is destroyed).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors/wire.h"
+#include "dataflow/checks.h"
+#include "dataflow/sources.h"
+#include "sandbox/executor.h"
+
+namespace vf {
+
+struct GeneratorOptions {
+  uint64_t max_items = 0;      // 0: unlimited
+  uint32_t batch_size = 8;
+  uint32_t report_interval_ms = 500;
+};
+
+struct ExecutorStageOptions {
+  sandbox::ExecutorOptions pool;
+  sandbox::RunLimits limits;
+  uint32_t runs_per_item = 2;
+  uint32_t capacity = 16;
+  uint32_t batch_size = 8;
+  uint32_t report_interval_ms = 500;
+};
+
+struct VerifierOptions {
+  uint32_t capacity = 32;
+  uint32_t batch_size = 8;
+  uint32_t report_interval_ms = 500;
+};
+
+enum class WriterMode { kDataset, kSeedCheck };
+
+struct WriterOptions {
+  WriterMode mode = WriterMode::kDataset;
+  std::string out_dir;          // dataset: accepted.jsonl, rejected.jsonl, summary.json, db/
+  std::string results_file;     // seed check: one JSON line per seed
+  std::string job_name = "job";
+  uint64_t target = 0;          // accepted items to export (0: all)
+  bool sync = false;
+  uint32_t delay_ms = 0;        // testing knob
+  uint32_t capacity = 32;
+  uint32_t report_interval_ms = 500;
+  std::string config_text;      // job metadata
+  uint64_t seed_hash = 0;
+};
+
+wire::generator_actor spawn_generator(caf::actor_system& sys, std::shared_ptr<ItemSource> source,
+                                      GeneratorOptions options, wire::downstream_actor next,
+                                      wire::monitor_actor monitor);
+wire::executor_actor spawn_executor_stage(caf::actor_system& sys, ExecutorStageOptions options,
+                                          wire::downstream_actor next, wire::monitor_actor monitor);
+wire::stage_actor spawn_verifier(caf::actor_system& sys, std::shared_ptr<const Check> check,
+                                 VerifierOptions options, wire::downstream_actor next, wire::monitor_actor monitor);
+wire::writer_actor spawn_writer(caf::actor_system& sys, WriterOptions options, wire::monitor_actor monitor);
+
+// Items currently held by a stage's inbound side, for reports and tests.
+struct StageLinkStats {
+  uint64_t received = 0;
+  uint64_t sent = 0;
+};
+
+}  // namespace vf

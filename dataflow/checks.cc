@@ -1,0 +1,133 @@
+#include "dataflow/checks.h"
+
+#include "sandbox/executor.h"
+
+namespace vf {
+
+using sandbox::RunStatus;
+
+std::string reason_for_run_status(uint8_t status) {
+  switch (static_cast<RunStatus>(status)) {
+    case RunStatus::kOk: return "";
+    case RunStatus::kError: return "execution-error";
+    case RunStatus::kTimeout: return "timeout";
+    case RunStatus::kMissingDependency: return "missing-dependency";
+    case RunStatus::kOutputTooLarge: return "output-too-large";
+    case RunStatus::kKilledByLimit: return "killed-by-limit";
+    case RunStatus::kSandboxFailure: return "sandbox-failure";
+  }
+  return "execution-error";
+}
+
+std::string normalize_answer(const std::string& s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+    } else {
+      if (space) out.push_back(' ');
+      space = false;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+bool printable_text(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return false;
+  return true;
+}
+
+// First failed run, if any, as a verdict.
+bool failed_run(const Item& item, Verdict& v) {
+  for (size_t i = 0; i < item.executions.size(); ++i) {
+    const auto& e = item.executions[i];
+    if (e.status == static_cast<uint8_t>(RunStatus::kOk)) continue;
+    v.reason = reason_for_run_status(e.status);
+    v.detail = "run " + std::to_string(i + 1) + ": " + std::string(sandbox::to_string(static_cast<RunStatus>(e.status)));
+    if (!e.detail.empty()) v.detail += " (" + e.detail + ")";
+    if (!e.error_tail.empty()) v.detail += ": " + e.error_tail;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Verdict ExecutionCheck::check(const Item& item) const {
+  Verdict v;
+  if (item.executions.empty()) {
+    v.reason = "not-executed";
+    v.detail = "item reached the verifier without an execution";
+    return v;
+  }
+  if (failed_run(item, v)) return v;
+  const std::string& first = item.executions.front().output;
+  if (normalize_answer(first).empty()) {
+    v.reason = "empty-output";
+    v.detail = "the rationale printed nothing";
+    return v;
+  }
+  for (size_t i = 1; i < item.executions.size(); ++i) {
+    if (item.executions[i].output != first) {
+      v.reason = "nondeterministic";
+      v.detail = "run 1 printed '" + first.substr(0, 200) + "', run " + std::to_string(i + 1) + " printed '" +
+                 item.executions[i].output.substr(0, 200) + "'";
+      return v;
+    }
+  }
+  if (first.size() > options_.max_answer_chars) {
+    v.reason = "answer-too-long";
+    v.detail = std::to_string(first.size()) + " characters, limit " + std::to_string(options_.max_answer_chars);
+    return v;
+  }
+  if (!printable_text(first)) {
+    v.reason = "malformed-answer";
+    v.detail = "the answer holds control characters";
+    return v;
+  }
+  if (normalize_answer(item.question).empty()) {
+    v.reason = "malformed-question";
+    v.detail = "the question is empty";
+    return v;
+  }
+  if (!item.reference_answer.empty() && normalize_answer(first) == normalize_answer(item.reference_answer)) {
+    v.reason = "same-as-seed-answer";
+    v.detail = "the variant's answer equals the seed's answer '" + item.reference_answer.substr(0, 200) + "'";
+    return v;
+  }
+  v.accepted = true;
+  v.answer = first;
+  return v;
+}
+
+Verdict SeedMatchCheck::check(const Item& item) const {
+  Verdict v;
+  if (item.executions.empty()) {
+    v.reason = "not-executed";
+    v.detail = "item reached the verifier without an execution";
+    return v;
+  }
+  if (failed_run(item, v)) return v;
+  v.answer = item.executions.front().output;
+  if (normalize_answer(v.answer) != normalize_answer(item.reference_answer)) {
+    v.reason = "mismatch";
+    v.detail = "printed '" + v.answer.substr(0, 200) + "', final_answer is '" +
+               item.reference_answer.substr(0, 200) + "'";
+    return v;
+  }
+  v.accepted = true;
+  return v;
+}
+
+std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options) {
+  if (kind == "execution") return std::make_unique<ExecutionCheck>(options);
+  if (kind == "seed-match") return std::make_unique<SeedMatchCheck>();
+  return nullptr;
+}
+
+}  // namespace vf

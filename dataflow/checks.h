@@ -1,0 +1,63 @@
+// Verifier checks: the pluggable judgement the verifier actor applies to each
+// executed item. A check reads the item and returns a verdict with a stable
+// reason code for every rejection; it never mutates shared state.
+//
+// Today: ExecutionCheck (the `run` job: accept an answer that came from
+// successful, deterministic executions, is well-formed and is not the seed's
+// own answer) and SeedMatchCheck (`verify-seeds`: the rationale's output must
+// match the seed's final_answer). The answer-equivalence and solver issues
+// add checks behind the same interface.
+// Thread-safety: checks are immutable after construction; check() is const.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dataflow/item.h"
+
+namespace vf {
+
+struct Verdict {
+  bool accepted = false;
+  std::string answer;   // the answer the item will carry
+  std::string reason;   // stable code, empty when accepted
+  std::string detail;   // human-readable
+};
+
+class Check {
+ public:
+  virtual ~Check() = default;
+  virtual std::string name() const = 0;
+  virtual Verdict check(const Item& item) const = 0;
+};
+
+struct CheckOptions {
+  size_t max_answer_chars = 2000;
+};
+
+class ExecutionCheck final : public Check {
+ public:
+  explicit ExecutionCheck(CheckOptions options) : options_(options) {}
+  std::string name() const override { return "execution"; }
+  Verdict check(const Item& item) const override;
+
+ private:
+  CheckOptions options_;
+};
+
+class SeedMatchCheck final : public Check {
+ public:
+  std::string name() const override { return "seed-match"; }
+  Verdict check(const Item& item) const override;
+};
+
+// Rejection reason for a failed run ("execution-error", "timeout", ...).
+std::string reason_for_run_status(uint8_t status);
+
+// Whitespace-collapsed, trimmed text: the comparison used until the
+// answer-equivalence issue brings math-aware matching.
+std::string normalize_answer(const std::string& s);
+
+std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options);
+
+}  // namespace vf

@@ -1,0 +1,290 @@
+#include "dataflow/config.h"
+
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace vf {
+namespace fs = std::filesystem;
+
+namespace {
+
+enum class Kind { kInt, kNumber, kBool, kString, kStringList };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kInt: return "integer";
+    case Kind::kNumber: return "number";
+    case Kind::kBool: return "boolean";
+    case Kind::kString: return "string";
+    case Kind::kStringList: return "list of strings";
+  }
+  return "value";
+}
+
+struct Value {
+  int64_t i = 0;
+  double d = 0;
+  bool b = false;
+  std::string s;
+  std::vector<std::string> list;
+};
+
+struct Field {
+  std::string key;
+  Kind kind;
+  std::string description;
+  int64_t min = 0;  // for integers
+  int64_t max = INT64_MAX;
+  std::function<void(JobConfig&, const Value&)> set;
+  std::function<std::string(const JobConfig&)> get;
+};
+
+template <class T>
+std::string str(const T& v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", \"" : "\"") + v[i] + "\"";
+  return out + "]";
+}
+
+#define VF_INT(KEY, MEMBER, MIN, MAX, DESC)                                                      \
+  Field {                                                                                        \
+    KEY, Kind::kInt, DESC, MIN, MAX,                                                             \
+        [](JobConfig& c, const Value& v) { c.MEMBER = static_cast<decltype(c.MEMBER)>(v.i); }, \
+        [](const JobConfig& c) { return str(c.MEMBER); }                                         \
+  }
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = {
+      {"name", Kind::kString, "Job name, written into outputs and job metadata.", 0, 0,
+       [](JobConfig& c, const Value& v) { c.name = v.s; }, [](const JobConfig& c) { return c.name; }},
+      {"seeds", Kind::kStringList,
+       "Seed files or folders (Loong format: JSON array or JSON Lines). Relative paths in a config file are "
+       "relative to that file.",
+       0, 0, [](JobConfig& c, const Value& v) { c.seeds = v.list; },
+       [](const JobConfig& c) { return join(c.seeds); }},
+      VF_INT("target_accepted", target_accepted, 1, INT64_MAX, "Accepted items the job produces, then stops."),
+      VF_INT("max_generated", max_generated, 0, INT64_MAX,
+             "Stop after this many generated items even if the target is not met (0: 20 x target_accepted)."),
+      VF_INT("random_seed", random_seed, 0, INT64_MAX,
+             "Seed of the generator's random choices; same seed, same items."),
+      {"skip_invalid_seeds", Kind::kBool, "Skip invalid seed items (reported) instead of refusing to start.", 0, 0,
+       [](JobConfig& c, const Value& v) { c.skip_invalid_seeds = v.b; },
+       [](const JobConfig& c) { return std::string(c.skip_invalid_seeds ? "true" : "false"); }},
+      {"out_dir", Kind::kString, "Output folder (the --out option takes precedence).", 0, 0,
+       [](JobConfig& c, const Value& v) { c.out_dir = v.s; }, [](const JobConfig& c) { return c.out_dir; }},
+      {"generator.kind", Kind::kString, "Generator: \"variant\" (offline constant variants of seeds).", 0, 0,
+       [](JobConfig& c, const Value& v) { c.generator = v.s; }, [](const JobConfig& c) { return c.generator; }},
+      VF_INT("generator.attempts_per_slot", attempts_per_slot, 1, 1000,
+             "Tries per seed turn before the variant generator moves on when it repeats a question."),
+      {"executor.python", Kind::kString,
+       "Interpreter for rationale code (Debian's /usr/bin/python3 sees the python3-* packages).", 0, 0,
+       [](JobConfig& c, const Value& v) { c.python = v.s; }, [](const JobConfig& c) { return c.python; }},
+      VF_INT("executor.workers", executor_workers, 0, 1024, "Snippets run at once (0: one per core)."),
+      {"executor.timeout_s", Kind::kNumber, "Wall-clock limit per snippet run, in seconds.", 0, 0,
+       [](JobConfig& c, const Value& v) { c.timeout_s = v.d; }, [](const JobConfig& c) { return str(c.timeout_s); }},
+      VF_INT("executor.memory_mb", memory_mb, 64, 1 << 20, "Address-space limit per snippet, in MiB."),
+      VF_INT("executor.max_output_bytes", max_output_bytes, 1, 1LL << 30, "Largest stdout a snippet may print."),
+      VF_INT("executor.runs", runs_per_item, 1, 8,
+             "Runs per item; answers must agree across runs (2 detects non-determinism)."),
+      VF_INT("verifier.max_answer_chars", max_answer_chars, 1, 1 << 24,
+             "Longest answer the verifier accepts as well-formed."),
+      VF_INT("pipeline.executor_credits", executor_credits, 1, 1 << 20,
+             "Items the executor stage may hold (credit granted to the generator)."),
+      VF_INT("pipeline.verifier_credits", verifier_credits, 1, 1 << 20,
+             "Items the verifier stage may hold (credit granted to the executor stage)."),
+      VF_INT("pipeline.writer_credits", writer_credits, 1, 1 << 20,
+             "Items the writer may hold (credit granted to the verifier)."),
+      VF_INT("pipeline.batch_size", batch_size, 1, 4096, "Most items per message between stages."),
+      {"writer.sync", Kind::kBool, "fsync the job database on every write batch.", 0, 0,
+       [](JobConfig& c, const Value& v) { c.sync_writes = v.b; },
+       [](const JobConfig& c) { return std::string(c.sync_writes ? "true" : "false"); }},
+      VF_INT("writer.delay_ms", writer_delay_ms, 0, 60000,
+             "Testing knob: sleep this long per written item (shows backpressure)."),
+      VF_INT("progress_interval_ms", progress_interval_ms, 50, 3600000, "How often the progress line refreshes."),
+  };
+  return f;
+}
+#undef VF_INT
+
+std::string suggestion(const std::string& key) {
+  // Closest known key by edit distance, for typos.
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::string best;
+  size_t best_d = 4;
+  for (const auto& f : fields()) {
+    size_t d = distance(key, f.key);
+    // also match on the last component ("timeout_s" -> "executor.timeout_s")
+    auto dot = f.key.rfind('.');
+    if (dot != std::string::npos) d = std::min(d, distance(key, f.key.substr(dot + 1)) + 1);
+    if (d < best_d) {
+      best_d = d;
+      best = f.key;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+const Field* find_field(const std::string& key) {
+  for (const auto& f : fields())
+    if (f.key == key) return &f;
+  return nullptr;
+}
+
+// Converts a TOML node to the field's kind; empty string on success.
+std::string convert(const Field& f, const toml::node& n, Value& v) {
+  std::string got = std::string(toml::impl::node_type_friendly_names[static_cast<size_t>(n.type())]);
+  auto wrong = [&] { return std::string("expected ") + kind_name(f.kind) + ", got " + got; };
+  switch (f.kind) {
+    case Kind::kInt:
+      if (!n.is_integer()) return wrong();
+      v.i = n.as_integer()->get();
+      if (v.i < f.min || v.i > f.max)
+        return "must be between " + std::to_string(f.min) + " and " + std::to_string(f.max) + ", got " +
+               std::to_string(v.i);
+      return {};
+    case Kind::kNumber:
+      if (n.is_integer()) v.d = static_cast<double>(n.as_integer()->get());
+      else if (n.is_floating_point()) v.d = n.as_floating_point()->get();
+      else return wrong();
+      if (!(v.d > 0)) return "must be positive, got " + str(v.d);
+      return {};
+    case Kind::kBool:
+      if (!n.is_boolean()) return wrong();
+      v.b = n.as_boolean()->get();
+      return {};
+    case Kind::kString:
+      if (!n.is_string()) return wrong();
+      v.s = n.as_string()->get();
+      return {};
+    case Kind::kStringList:
+      if (n.is_string()) {
+        v.list = {n.as_string()->get()};
+        return {};
+      }
+      if (!n.is_array()) return wrong();
+      for (const auto& e : *n.as_array()) {
+        if (!e.is_string()) return "expected a list of strings, found a non-string element";
+        v.list.push_back(e.as_string()->get());
+      }
+      return {};
+  }
+  return "unsupported";
+}
+
+void collect_leaves(const toml::table& t, const std::string& prefix,
+                    std::vector<std::pair<std::string, const toml::node*>>& out) {
+  for (const auto& [k, node] : t) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (node.is_table() && !find_field(key)) {
+      collect_leaves(*node.as_table(), key, out);
+    } else {
+      out.emplace_back(key, &node);
+    }
+  }
+}
+
+std::string resolve(const std::string& base, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute() || base.empty()) return p;
+  return (fs::path(base) / p).lexically_normal().string();
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> out;
+    JobConfig defaults;
+    for (const auto& f : fields()) out.push_back({f.key, kind_name(f.kind), f.get(defaults), f.description});
+    return out;
+  }();
+  return keys;
+}
+
+Expected<JobConfig> load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  JobConfig c;
+  if (!path.empty()) {
+    toml::table doc;
+    try {
+      doc = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      return Error{path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                   std::string(e.description())};
+    }
+    std::vector<std::pair<std::string, const toml::node*>> leaves;
+    collect_leaves(doc, "", leaves);
+    for (const auto& [key, node] : leaves) {
+      const Field* f = find_field(key);
+      if (!f) return Error{path + ": unknown key '" + key + "'" + suggestion(key)};
+      Value v;
+      if (auto err = convert(*f, *node, v); !err.empty()) {
+        auto line = node->source().begin.line;
+        return Error{path + ":" + std::to_string(line) + ": key '" + key + "': " + err};
+      }
+      f->set(c, v);
+    }
+    std::string base = fs::path(path).parent_path().string();
+    for (auto& s : c.seeds) s = resolve(base.empty() ? "." : base, s);
+    if (!c.out_dir.empty()) c.out_dir = resolve(base.empty() ? "." : base, c.out_dir);
+  }
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) return Error{"--set '" + o + "': expected key=value"};
+    std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+    const Field* f = find_field(key);
+    if (!f) return Error{"--set: unknown key '" + key + "'" + suggestion(key)};
+    // Values are TOML (5, 2.5, true, "x", ["a","b"]); bare words are strings.
+    toml::table t;
+    try {
+      t = toml::parse("v = " + text);
+    } catch (const toml::parse_error&) {
+      t = toml::table{};
+      if (f->kind == Kind::kStringList) {
+        toml::array a;
+        std::stringstream ss(text);
+        std::string part;
+        while (std::getline(ss, part, ',')) a.push_back(part);
+        t.insert("v", a);
+      } else {
+        t.insert("v", text);
+      }
+    }
+    Value v;
+    if (auto err = convert(*f, *t.get("v"), v); !err.empty())
+      return Error{"--set " + key + "=" + text + ": " + err};
+    f->set(c, v);
+  }
+  if (c.generator != "variant")
+    return Error{"key 'generator.kind': unknown generator '" + c.generator + "' (available: variant)"};
+  return c;
+}
+
+std::string describe(const JobConfig& config) {
+  std::string out;
+  for (const auto& f : fields()) {
+    if (f.key == "out_dir" || f.key == "progress_interval_ms") continue;  // do not change results
+    out += f.key + " = " + f.get(config) + "\n";
+  }
+  return out;
+}
+
+}  // namespace vf

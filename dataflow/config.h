@@ -1,0 +1,71 @@
+// JobConfig: everything a job needs, loaded from a TOML file plus
+// `--set key=value` overrides, validated against one schema table that also
+// documents every key (`veriforge run --help`, `veriforge config-keys`).
+//
+// Unknown keys, wrong types and out-of-range values are errors that name the
+// file (or "--set") and the key. Relative seed paths in a file are resolved
+// against the file's folder; on the command line, against the working folder.
+// Pure; no globals. Thread-safety: none needed (values).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataflow/expected.h"
+
+namespace vf {
+
+struct JobConfig {
+  // job
+  std::string name = "veriforge-job";
+  std::vector<std::string> seeds;
+  uint64_t target_accepted = 200;
+  uint64_t max_generated = 0;          // 0: 20 x target_accepted
+  uint64_t random_seed = 1;
+  bool skip_invalid_seeds = false;
+  std::string out_dir;                 // --out wins
+  // generator
+  std::string generator = "variant";
+  uint32_t attempts_per_slot = 8;
+  // executor
+  std::string python = "/usr/bin/python3";
+  uint32_t executor_workers = 0;       // 0: one per core
+  double timeout_s = 10.0;
+  uint64_t memory_mb = 4096;
+  uint64_t max_output_bytes = 1 << 20;
+  uint32_t runs_per_item = 2;          // determinism check
+  // verifier
+  uint64_t max_answer_chars = 2000;
+  // pipeline (credits = items a stage may hold)
+  uint32_t executor_credits = 16;
+  uint32_t verifier_credits = 32;
+  uint32_t writer_credits = 32;
+  uint32_t batch_size = 8;
+  // writer
+  bool sync_writes = false;
+  uint32_t writer_delay_ms = 0;        // testing knob: slows the writer
+  uint32_t progress_interval_ms = 500;
+
+  uint64_t effective_max_generated() const {
+    return max_generated ? max_generated : target_accepted * 20;
+  }
+};
+
+struct ConfigKey {
+  std::string key;
+  std::string type;         // "integer", "number", "boolean", "string", "list of strings"
+  std::string default_value;
+  std::string description;
+};
+
+// Every key the config accepts, in documentation order.
+const std::vector<ConfigKey>& config_keys();
+
+// Loads `path` (may be empty: defaults only) and applies overrides ("key=value").
+Expected<JobConfig> load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// Stable text of the effective config (for job metadata and hashing).
+std::string describe(const JobConfig& config);
+
+}  // namespace vf

@@ -1,0 +1,68 @@
+// Output records: the JSON the writer appends for accepted, rejected and
+// seed-check items, and the per-domain tallies behind the summaries.
+// Pure; no I/O. Not thread-safe; one owner (the writer).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "dataflow/item.h"
+
+namespace vf {
+
+// One accepted item: question, rationale, answer, provenance, license, and an
+// SFT-ready `messages` conversation (program-of-thought answer).
+nlohmann::json accepted_record(const Item& item, const std::string& job_name);
+nlohmann::json rejected_record(const Item& item, const std::string& job_name);
+// verify-seeds: one line per seed with status, output and match.
+nlohmann::json seed_check_record(const Item& item);
+
+std::string item_key(const std::string& job_name, uint64_t id);  // "job-000000000042"
+
+struct DomainTally {
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  std::map<std::string, uint64_t> reasons;
+};
+
+class Tally {
+ public:
+  void accepted(const std::string& domain);
+  void rejected(const std::string& domain, const std::string& reason);
+  void surplus() { ++surplus_; }
+  uint64_t total_accepted() const { return accepted_; }
+  uint64_t total_rejected() const { return rejected_; }
+  uint64_t total_surplus() const { return surplus_; }
+  const std::map<std::string, DomainTally>& domains() const { return domains_; }
+  std::map<std::string, uint64_t> reasons() const;
+  nlohmann::json to_json() const;
+
+ private:
+  std::map<std::string, DomainTally> domains_;
+  uint64_t accepted_ = 0, rejected_ = 0, surplus_ = 0;
+};
+
+// verify-seeds: per-domain execution success and match rate.
+struct SeedDomainStats {
+  uint64_t items = 0;
+  uint64_t executed_ok = 0;
+  uint64_t matched = 0;
+  std::map<std::string, uint64_t> statuses;  // ok, error, timeout, missing-dependency, ...
+  std::map<std::string, uint64_t> missing_modules;
+};
+
+class SeedCheckTally {
+ public:
+  void add(const Item& item);
+  std::string table() const;  // the printed per-domain table
+  nlohmann::json to_json() const;
+  uint64_t items() const;
+
+ private:
+  std::map<std::string, SeedDomainStats> domains_;
+};
+
+}  // namespace vf

@@ -1,0 +1,54 @@
+// Item sources: what the generator stage draws new items from.
+//
+// A source yields items in a deterministic order with dense ids (0, 1, ...),
+// and says why it ended. VariantSource makes offline constant variants of
+// seeds (the embedded default's generator); SeedSource yields the seeds
+// themselves (verify-seeds). LLM generators join behind this interface.
+// Not thread-safe; one owner (the generator actor), which owns the seeds.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dataflow/item.h"
+#include "dataflow/seeds.h"
+#include "dataflow/variants.h"
+
+namespace vf {
+
+class ItemSource {
+ public:
+  virtual ~ItemSource() = default;
+  virtual std::optional<Item> next() = 0;
+  // Why next() returned nullopt ("exhausted", "seeds-done", ...).
+  virtual std::string end_reason() const = 0;
+};
+
+Provenance provenance_of(const Seed& seed);
+
+class SeedSource final : public ItemSource {
+ public:
+  explicit SeedSource(std::vector<Seed> seeds) : seeds_(std::move(seeds)) {}
+  std::optional<Item> next() override;
+  std::string end_reason() const override { return "seeds-done"; }
+
+ private:
+  std::vector<Seed> seeds_;
+  size_t next_ = 0;
+};
+
+class VariantSource final : public ItemSource {
+ public:
+  VariantSource(std::vector<Seed> seeds, uint64_t random_seed, VariantOptions options);
+  std::optional<Item> next() override;
+  std::string end_reason() const override { return "exhausted"; }
+  size_t eligible_seeds() const { return generator_->eligible_seeds(); }
+
+ private:
+  std::vector<Seed> seeds_;
+  std::unique_ptr<VariantGenerator> generator_;  // refers to seeds_
+  uint64_t next_id_ = 0;
+};
+
+}  // namespace vf

@@ -1,0 +1,348 @@
+#include "sandbox/executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+
+#include <spdlog/spdlog.h>
+
+namespace vf::sandbox {
+
+std::string_view to_string(RunStatus s) {
+  switch (s) {
+    case RunStatus::kOk: return "ok";
+    case RunStatus::kError: return "error";
+    case RunStatus::kTimeout: return "timeout";
+    case RunStatus::kMissingDependency: return "missing-dependency";
+    case RunStatus::kOutputTooLarge: return "output-too-large";
+    case RunStatus::kKilledByLimit: return "killed-by-limit";
+    case RunStatus::kSandboxFailure: return "sandbox-failure";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kStderrKeep = 4096;
+
+std::string rtrim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+// Last `n` lines of `s`.
+std::string last_lines(const std::string& s, int n) {
+  std::string t = rtrim(s);
+  size_t pos = t.size();
+  for (int found = 0; found < n; ++found) {
+    if (pos == 0) return t;
+    size_t nl = t.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return t;
+    pos = nl;
+  }
+  return t.substr(pos + 1);
+}
+
+// Environment for a snippet: nothing inherited but what numerical libraries
+// need to run correctly on this CPU (OpenBLAS core-type overrides).
+std::vector<std::string> snippet_environment(const std::string& home) {
+  std::vector<std::string> env = {
+      "PATH=/usr/bin:/bin",
+      "LANG=C.UTF-8",
+      "HOME=" + home,
+      "TMPDIR=" + home,
+      // Stable str/bytes hashing, so printing a set is the same on every run.
+      "PYTHONHASHSEED=0",
+      "PYTHONDONTWRITEBYTECODE=1",
+      "PYTHONIOENCODING=utf-8",
+      "OMP_NUM_THREADS=1",
+      "OPENBLAS_NUM_THREADS=1",
+      "MKL_NUM_THREADS=1",
+      "MPLBACKEND=Agg",
+  };
+  for (const char* keep : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}) {
+    if (const char* v = std::getenv(keep)) env.push_back(std::string(keep) + "=" + v);
+  }
+  return env;
+}
+
+void set_limit(int resource, rlim_t value) {
+  struct rlimit rl {value, value};
+  setrlimit(resource, &rl);
+}
+
+}  // namespace
+
+void classify_exit(RunResult& r, bool timed_out, bool output_overflow) {
+  static const std::regex kMissing(R"(ModuleNotFoundError: No module named '([^']+)')");
+  if (timed_out) {
+    r.status = RunStatus::kTimeout;
+    return;
+  }
+  if (output_overflow) {
+    r.status = RunStatus::kOutputTooLarge;
+    return;
+  }
+  if (r.term_signal == SIGXCPU) {
+    r.status = RunStatus::kKilledByLimit;
+    r.detail = "cpu-time";
+    return;
+  }
+  if (r.term_signal == SIGXFSZ) {
+    r.status = RunStatus::kKilledByLimit;
+    r.detail = "file-size";
+    return;
+  }
+  if (r.exit_code == 0 && r.term_signal == 0) {
+    r.status = RunStatus::kOk;
+    return;
+  }
+  std::smatch m;
+  if (std::regex_search(r.error_tail, m, kMissing)) {
+    std::string module = m[1].str();
+    r.status = RunStatus::kMissingDependency;
+    r.detail = module.substr(0, module.find('.'));
+    return;
+  }
+  if (r.error_tail.find("MemoryError") != std::string::npos) {
+    r.status = RunStatus::kKilledByLimit;
+    r.detail = "address-space";
+    return;
+  }
+  r.status = RunStatus::kError;
+  if (r.term_signal != 0) r.detail = "killed by signal " + std::to_string(r.term_signal);
+}
+
+RunResult run_python(const std::string& python, const RunRequest& request) {
+  RunResult r;
+  const auto start = Clock::now();
+  auto finish = [&](RunResult& res) -> RunResult& {
+    res.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    return res;
+  };
+
+  char dir_template[] = "/tmp/veriforge-snippet-XXXXXX";
+  if (!mkdtemp(dir_template)) {
+    r.detail = std::string("mkdtemp: ") + std::strerror(errno);
+    return finish(r);
+  }
+  const std::string dir = dir_template;
+  struct DirGuard {
+    std::string path;
+    ~DirGuard() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } guard{dir};
+
+  const std::string script = dir + "/snippet.py";
+  {
+    int fd = ::open(script.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      r.detail = std::string("write snippet: ") + std::strerror(errno);
+      return finish(r);
+    }
+    size_t off = 0;
+    while (off < request.code.size()) {
+      ssize_t n = ::write(fd, request.code.data() + off, request.code.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    if (off != request.code.size()) {
+      r.detail = "write snippet: short write";
+      return finish(r);
+    }
+  }
+
+  // Everything the child needs is prepared before fork: after fork in a
+  // multi-threaded process only async-signal-safe calls are allowed.
+  std::vector<std::string> env_strings = snippet_environment(dir);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string arg0 = python, arg_s = "-s", arg_b = "-B", arg_script = script;
+  char* argv[] = {arg0.data(), arg_s.data(), arg_b.data(), arg_script.data(), nullptr};
+  const auto& lim = request.limits;
+  const rlim_t cpu = lim.cpu_seconds ? lim.cpu_seconds
+                                     : static_cast<rlim_t>(std::ceil(lim.wall_timeout_s)) + 1;
+  const rlim_t as = static_cast<rlim_t>(lim.address_space_mb) << 20;
+  const rlim_t fsize = static_cast<rlim_t>(lim.max_file_bytes);
+
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    r.detail = std::string("pipe: ") + std::strerror(errno);
+    return finish(r);
+  }
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    r.detail = std::string("pipe: ") + std::strerror(errno);
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return finish(r);
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    r.detail = std::string("fork: ") + std::strerror(errno);
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+    return finish(r);
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    set_limit(RLIMIT_CPU, cpu);
+    set_limit(RLIMIT_AS, as);
+    set_limit(RLIMIT_FSIZE, fsize);
+    set_limit(RLIMIT_CORE, 0);
+    if (chdir(dir_template) != 0) _exit(125);
+    execve(argv[0], argv, envp.data());
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also from the parent: no race with an early kill
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(lim.wall_timeout_s));
+  bool timed_out = false, overflow = false;
+  std::string out, err;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    int n = poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000)));
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+      if (got <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      if (i == 0) {
+        out.append(buf, static_cast<size_t>(got));
+        if (out.size() > lim.max_output_bytes) overflow = true;
+      } else {
+        err.append(buf, static_cast<size_t>(got));
+        if (err.size() > 2 * kStderrKeep) err.erase(0, err.size() - kStderrKeep);
+      }
+    }
+    if (overflow) break;
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+
+  // The snippet may have closed its output and kept running: wait for it
+  // until the deadline, then kill its whole process group.
+  int status = 0;
+  bool reaped = false;
+  if (!timed_out && !overflow) {
+    while (Clock::now() < deadline) {
+      pid_t w = waitpid(pid, &status, WNOHANG);
+      if (w == pid) {
+        reaped = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!reaped) timed_out = true;
+  }
+  kill(-pid, SIGKILL);  // grandchildren left in the group too
+  if (!reaped) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
+  if (err.size() > kStderrKeep) err.erase(0, err.size() - kStderrKeep);
+  r.error_tail = last_lines(err, 8);
+  if (overflow) out.resize(std::min<size_t>(out.size(), 256));
+  r.output = rtrim(std::move(out));
+  if (!timed_out && !overflow && r.exit_code == 127 && r.term_signal == 0 && err.empty()) {
+    r.status = RunStatus::kSandboxFailure;
+    r.detail = "cannot execute " + python;
+    return finish(r);
+  }
+  classify_exit(r, timed_out, overflow);
+  return finish(r);
+}
+
+ExecutorPool::ExecutorPool(ExecutorOptions options) : options_(std::move(options)) {
+  unsigned n = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+}
+
+ExecutorPool::~ExecutorPool() {
+  std::deque<std::pair<RunRequest, Callback>> abandoned;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    abandoned.swap(queue_);
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  for (auto& [req, done] : abandoned) {
+    RunResult r;
+    r.detail = "executor pool shut down before the snippet ran";
+    done(std::move(r));
+  }
+}
+
+void ExecutorPool::submit(RunRequest request, Callback done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.emplace_back(std::move(request), std::move(done));
+  }
+  cv_.notify_one();
+}
+
+size_t ExecutorPool::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void ExecutorPool::work() {
+  for (;;) {
+    std::pair<RunRequest, Callback> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    RunResult result;
+    try {
+      result = run_python(options_.python, job.first);
+    } catch (const std::exception& e) {
+      result = RunResult{};
+      result.detail = std::string("supervisor error: ") + e.what();
+      spdlog::error("component=sandbox event=supervisor-error error=\"{}\"", e.what());
+    }
+    job.second(std::move(result));
+  }
+}
+
+}  // namespace vf::sandbox

@@ -1,0 +1,105 @@
+// Runs rationale code in a separate Python process and classifies the outcome.
+//
+// run_python() runs one snippet and blocks its calling thread until the
+// snippet ends or its wall deadline passes. ExecutorPool runs snippets on its
+// own worker threads and reports each result through a callback on one of
+// them, so that actors never block on a child process.
+//
+// Containment today: a fresh /usr/bin/python3 per snippet in its own process
+// group (killed whole at the end), a private temporary working directory
+// (removed afterwards), a clean environment, CPU-time / address-space /
+// file-size rlimits, a wall timeout, an output cap. The fork-server pool with
+// namespaces comes with the sandbox issue; it keeps this interface.
+//
+// Independent of dataflow/ and CAF. ExecutorPool is thread-safe; destroying it
+// fails queued snippets (kSandboxFailure) and waits for running ones, each
+// bounded by its wall timeout.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace vf::sandbox {
+
+enum class RunStatus : uint8_t {
+  kOk = 0,
+  kError = 1,              // non-zero exit or uncaught exception
+  kTimeout = 2,            // wall deadline passed
+  kMissingDependency = 3,  // imported a module that is not installed
+  kOutputTooLarge = 4,
+  kKilledByLimit = 5,      // CPU time or memory limit (detail says which)
+  kSandboxFailure = 6,     // our fault: could not start or supervise the child
+};
+
+std::string_view to_string(RunStatus s);
+
+struct RunLimits {
+  double wall_timeout_s = 10.0;
+  uint32_t cpu_seconds = 0;          // 0: wall timeout rounded up, plus one
+  uint64_t address_space_mb = 4096;  // numpy/OpenBLAS reserve a lot of virtual memory
+  uint64_t max_output_bytes = 1 << 20;
+  uint64_t max_file_bytes = 64ull << 20;
+};
+
+struct RunResult {
+  RunStatus status = RunStatus::kSandboxFailure;
+  int exit_code = -1;
+  int term_signal = 0;
+  std::string output;       // stdout, trailing whitespace trimmed
+  std::string error_tail;   // last lines of stderr
+  std::string detail;       // missing module, limit name, failure reason
+  double wall_ms = 0;
+};
+
+struct RunRequest {
+  std::string code;
+  RunLimits limits;
+};
+
+struct ExecutorOptions {
+  std::string python = "/usr/bin/python3";
+  unsigned workers = 0;     // 0: one per core
+};
+
+// Runs one snippet on the calling thread.
+RunResult run_python(const std::string& python, const RunRequest& request);
+
+// Classifies a finished process from its exit and stderr (exposed for tests).
+void classify_exit(RunResult& r, bool timed_out, bool output_overflow);
+
+class ExecutorPool {
+ public:
+  using Callback = std::function<void(RunResult)>;
+
+  explicit ExecutorPool(ExecutorOptions options);
+  ~ExecutorPool();
+  ExecutorPool(const ExecutorPool&) = delete;
+  ExecutorPool& operator=(const ExecutorPool&) = delete;
+
+  // Queues a snippet; never blocks. `done` runs on a pool thread, exactly
+  // once (with kSandboxFailure if the pool shuts down first).
+  void submit(RunRequest request, Callback done);
+
+  unsigned workers() const { return static_cast<unsigned>(threads_.size()); }
+  size_t queued() const;
+
+ private:
+  void work();
+
+  ExecutorOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<RunRequest, Callback>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace vf::sandbox

@@ -1,0 +1,318 @@
+// veriforge: command-line entry point.
+//
+//   veriforge run CONFIG --out DIR [--set key=value]...
+//   veriforge verify-seeds FILE_OR_DIR... [--out FILE] [--config CONFIG] [--set key=value]...
+//   veriforge config-keys
+//
+// Exit codes: 0 success; 1 invalid input (seeds, config, arguments);
+// 2 the job failed (storage, sandbox, internal error); 3 the job ended
+// before reaching target_accepted (seeds exhausted or max_generated hit).
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/job.h"
+#include "dataflow/config.h"
+#include "dataflow/seeds.h"
+
+namespace fs = std::filesystem;
+using namespace vf;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_signal(int) { g_interrupted = true; }
+
+void setup_logging(const std::string& log_file, const std::string& level) {
+  std::vector<spdlog::sink_ptr> sinks;
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  console->set_level(spdlog::level::warn);
+  sinks.push_back(console);
+  if (!log_file.empty()) {
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file);
+    file->set_level(spdlog::level::from_str(level));
+    sinks.push_back(file);
+  }
+  auto logger = std::make_shared<spdlog::logger>("veriforge", sinks.begin(), sinks.end());
+  logger->set_level(spdlog::level::from_str(level));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+std::string keys_help() {
+  std::string out = "Config keys (TOML; override any with --set key=value):\n";
+  for (const auto& k : config_keys()) {
+    out += "  " + k.key + " (" + k.type + ", default " + (k.default_value.empty() ? "\"\"" : k.default_value) +
+           ")\n      " + k.description + "\n";
+  }
+  return out;
+}
+
+// Loads seeds and prints every problem; false when the job must not start.
+bool load_and_check_seeds(const std::vector<std::string>& paths, bool skip_invalid, SeedSet& set) {
+  set = load_seeds(paths);
+  if (set.problems.empty()) return true;
+  const size_t show = 50;
+  for (size_t i = 0; i < set.problems.size() && i < show; ++i)
+    std::fprintf(stderr, "seed error: %s\n", set.problems[i].to_string().c_str());
+  if (set.problems.size() > show)
+    std::fprintf(stderr, "seed error: ... and %zu more\n", set.problems.size() - show);
+  if (!skip_invalid) {
+    std::fprintf(stderr,
+                 "veriforge: %zu problem(s) in the seeds; nothing was written. Fix them, or pass "
+                 "--skip-invalid-seeds (or set skip_invalid_seeds = true) to run on the %zu valid items.\n",
+                 set.problems.size(), set.seeds.size());
+    return false;
+  }
+  std::fprintf(stderr, "veriforge: skipping invalid seed items; %zu valid of %zu read\n", set.seeds.size(),
+               set.items_read);
+  return !set.seeds.empty();
+}
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  void update(const std::map<std::string, wire::StageReport>& stages, bool seed_check) {
+    if (!enabled_) return;
+    auto get = [&](const char* s) { auto it = stages.find(s); return it == stages.end() ? wire::StageReport{} : it->second; };
+    double t = std::max(1e-3, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    auto g = get("generator"), w = get("writer"), e = get("executor");
+    if (seed_check) {
+      std::fprintf(stderr, "\r[%6.1fs] executed %llu (%.1f/s)   ", t, (unsigned long long)w.received,
+                   w.received / t);
+    } else {
+      std::fprintf(stderr,
+                   "\r[%6.1fs] generated %llu (%.1f/s)  executing %u  accepted %llu (%.1f/s)  rejected %llu (%.1f/s)   ",
+                   t, (unsigned long long)g.sent, g.sent / t, e.held, (unsigned long long)w.accepted,
+                   w.accepted / t, (unsigned long long)w.rejected, w.rejected / t);
+    }
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void finish() {
+    if (drawn_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_;
+};
+
+void fill_stage_options(const JobConfig& c, JobSpec& spec) {
+  spec.generator.max_items = c.effective_max_generated();
+  spec.generator.batch_size = c.batch_size;
+  spec.generator.report_interval_ms = c.progress_interval_ms;
+  spec.executor.pool.python = c.python;
+  spec.executor.pool.workers = c.executor_workers;
+  spec.executor.limits.wall_timeout_s = c.timeout_s;
+  spec.executor.limits.address_space_mb = c.memory_mb;
+  spec.executor.limits.max_output_bytes = c.max_output_bytes;
+  spec.executor.runs_per_item = c.runs_per_item;
+  spec.executor.capacity = c.executor_credits;
+  spec.executor.batch_size = c.batch_size;
+  spec.executor.report_interval_ms = c.progress_interval_ms;
+  spec.verifier.capacity = c.verifier_credits;
+  spec.verifier.batch_size = c.batch_size;
+  spec.verifier.report_interval_ms = c.progress_interval_ms;
+  spec.writer.capacity = c.writer_credits;
+  spec.writer.sync = c.sync_writes;
+  spec.writer.delay_ms = c.writer_delay_ms;
+  spec.writer.report_interval_ms = c.progress_interval_ms;
+  spec.writer.job_name = c.name;
+}
+
+int cmd_run(const std::string& config_path, std::string out_dir, const std::vector<std::string>& overrides,
+            bool skip_invalid, bool no_progress, const std::string& log_level) {
+  auto config = load_config(config_path, overrides);
+  if (!config) {
+    std::fprintf(stderr, "veriforge: config error: %s\n", config.error().c_str());
+    return 1;
+  }
+  JobConfig& c = config.value();
+  if (skip_invalid) c.skip_invalid_seeds = true;
+  if (out_dir.empty()) out_dir = c.out_dir;
+  if (out_dir.empty()) {
+    std::fprintf(stderr, "veriforge: no output folder: pass --out DIR (or set out_dir in the config)\n");
+    return 1;
+  }
+  SeedSet seeds;
+  if (!load_and_check_seeds(c.seeds, c.skip_invalid_seeds, seeds)) return 1;
+
+  std::error_code ec;
+  if (fs::exists(out_dir + "/db", ec) || fs::exists(out_dir + "/accepted.jsonl", ec)) {
+    std::fprintf(stderr,
+                 "veriforge: %s already holds a job's outputs; resuming a job is not supported yet, so choose "
+                 "a new --out folder (nothing was changed)\n",
+                 out_dir.c_str());
+    return 1;
+  }
+  auto source = std::make_shared<VariantSource>(seeds.seeds, c.random_seed, VariantOptions{c.attempts_per_slot});
+  if (source->eligible_seeds() == 0) {
+    std::fprintf(stderr,
+                 "veriforge: none of the %zu seeds is eligible for the variant generator (a seed needs a "
+                 "numeric constant that appears in both its question and its rationale code, and no other "
+                 "constant in the code)\n",
+                 seeds.seeds.size());
+    return 1;
+  }
+  fs::create_directories(out_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "veriforge: cannot create %s: %s\n", out_dir.c_str(), ec.message().c_str());
+    return 2;
+  }
+  setup_logging(out_dir + "/veriforge.log", log_level);
+  spdlog::info("event=job-start job={} seeds={} eligible_seeds={} target_accepted={} out={}", c.name,
+               seeds.seeds.size(), source->eligible_seeds(), c.target_accepted, out_dir);
+
+  JobSpec spec;
+  fill_stage_options(c, spec);
+  spec.source = source;
+  source.reset();
+  spec.check = make_check("execution", {c.max_answer_chars});
+  spec.writer.mode = WriterMode::kDataset;
+  spec.writer.out_dir = out_dir;
+  spec.writer.target = c.target_accepted;
+  spec.writer.config_text = describe(c);
+  spec.writer.seed_hash = seeds.content_hash;
+  ProgressLine progress(!no_progress && isatty(STDERR_FILENO));
+  spec.on_progress = [&](const auto& stages) { progress.update(stages, false); };
+  spec.interrupt = &g_interrupted;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  JobOutcome outcome = run_job(std::move(spec));
+  progress.finish();
+  if (!outcome.ok) {
+    std::fprintf(stderr, "veriforge: job failed: %s\n", outcome.error.c_str());
+    return 2;
+  }
+  const auto& s = outcome.summary;
+  std::printf("job %s: %llu accepted, %llu rejected, %llu generated in %.1f s (%.1f accepted/s)\n", c.name.c_str(),
+              (unsigned long long)s.value("accepted", 0ull), (unsigned long long)s.value("rejected", 0ull),
+              (unsigned long long)s.value("generated", 0ull), s.value("elapsed_s", 0.0),
+              s.value("accepted_per_s", 0.0));
+  if (s.contains("rejection_reasons") && !s["rejection_reasons"].empty()) {
+    std::printf("rejections:");
+    for (auto& [r, n] : s["rejection_reasons"].items()) std::printf(" %s=%llu", r.c_str(), (unsigned long long)n.get<uint64_t>());
+    std::printf("\n");
+  }
+  std::printf("outputs: %s/accepted.jsonl, %s/rejected.jsonl, %s/summary.json\n", out_dir.c_str(), out_dir.c_str(),
+              out_dir.c_str());
+  if (!s.value("target_met", false)) {
+    std::fprintf(stderr, "veriforge: the job ended (%s) before reaching target_accepted = %llu\n",
+                 s.value("end_reason", std::string("unknown")).c_str(), (unsigned long long)c.target_accepted);
+    return 3;
+  }
+  return 0;
+}
+
+int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& out_file,
+                     const std::string& config_path, const std::vector<std::string>& overrides, bool skip_invalid,
+                     bool no_progress, const std::string& log_level) {
+  auto config = load_config(config_path, overrides);
+  if (!config) {
+    std::fprintf(stderr, "veriforge: config error: %s\n", config.error().c_str());
+    return 1;
+  }
+  JobConfig& c = config.value();
+  SeedSet seeds;
+  if (!load_and_check_seeds(paths, skip_invalid || c.skip_invalid_seeds, seeds)) return 1;
+  setup_logging("", log_level);
+  if (!out_file.empty()) {
+    std::error_code ec;
+    auto parent = fs::path(out_file).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    std::FILE* f = std::fopen(out_file.c_str(), "w");  // a fresh report each run
+    if (!f) {
+      std::fprintf(stderr, "veriforge: cannot write %s: %s\n", out_file.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::fclose(f);
+  }
+  JobSpec spec;
+  fill_stage_options(c, spec);
+  spec.generator.max_items = 0;
+  spec.executor.runs_per_item = 1;
+  spec.source = std::make_shared<SeedSource>(seeds.seeds);
+  spec.check = make_check("seed-match", {c.max_answer_chars});
+  spec.writer.mode = WriterMode::kSeedCheck;
+  spec.writer.results_file = out_file;
+  ProgressLine progress(!no_progress && isatty(STDERR_FILENO));
+  spec.on_progress = [&](const auto& stages) { progress.update(stages, true); };
+  spec.interrupt = &g_interrupted;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  JobOutcome outcome = run_job(std::move(spec));
+  progress.finish();
+  if (!outcome.ok) {
+    std::fprintf(stderr, "veriforge: verify-seeds failed: %s\n", outcome.error.c_str());
+    return 2;
+  }
+  std::printf("%s", outcome.summary.value("table", std::string()).c_str());
+  std::printf("%llu items in %.1f s\n", (unsigned long long)outcome.summary.value("items", 0ull),
+              outcome.summary.value("elapsed_s", 0.0));
+  if (!out_file.empty()) std::printf("results: %s\n", out_file.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"veriforge: turns a small vetted seed dataset into a large verified synthetic dataset.\n"};
+  app.require_subcommand(1);
+  app.footer("Run 'veriforge SUBCOMMAND --help' for a subcommand's options.");
+  std::string log_level = "info";
+  bool no_progress = false;
+
+  auto* run = app.add_subcommand("run", "Run a generation job: seeds -> generator -> executor -> verifier -> writer.");
+  std::string config_path, out_dir;
+  std::vector<std::string> overrides;
+  bool skip_invalid = false;
+  run->add_option("config", config_path, "Job config (TOML), e.g. configs/local.toml")->required()->check(CLI::ExistingFile);
+  run->add_option("--out", out_dir, "Output folder: accepted.jsonl, rejected.jsonl, summary.json, db/, veriforge.log");
+  run->add_option("--set", overrides, "Override a config key, e.g. --set target_accepted=500 (repeatable)");
+  run->add_flag("--skip-invalid-seeds", skip_invalid, "Run on the valid seed items, reporting the invalid ones");
+  run->add_flag("--no-progress", no_progress, "No progress line on the terminal");
+  run->add_option("--log-level", log_level, "Log level of DIR/veriforge.log (trace, debug, info, warn, error)");
+  run->footer(keys_help());
+
+  auto* verify = app.add_subcommand(
+      "verify-seeds", "Execute every seed's rationale, compare with its final_answer, print a per-domain table.");
+  std::vector<std::string> seed_paths;
+  std::string results_file, verify_config;
+  verify->add_option("seeds", seed_paths, "Seed files or folders (JSON array or JSON Lines)")->required();
+  verify->add_option("--out", results_file, "Write one JSON line per seed here: status, output, match");
+  verify->add_option("--config", verify_config, "Take executor settings from this config")->check(CLI::ExistingFile);
+  verify->add_option("--set", overrides, "Override a config key, e.g. --set executor.timeout_s=30");
+  verify->add_flag("--skip-invalid-seeds", skip_invalid, "Check the valid items, reporting the invalid ones");
+  verify->add_flag("--no-progress", no_progress, "No progress line on the terminal");
+  verify->add_option("--log-level", log_level, "Log level on the terminal");
+
+  auto* keys = app.add_subcommand("config-keys", "List every config key with its type, default and meaning.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  if (*keys) {
+    std::printf("%s", keys_help().c_str());
+    return 0;
+  }
+  if (*run) return cmd_run(config_path, out_dir, overrides, skip_invalid, no_progress, log_level);
+  if (*verify)
+    return cmd_verify_seeds(seed_paths, results_file, verify_config, overrides, skip_invalid, no_progress, log_level);
+  return 1;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything veriforge needs to build, run and test, from Debian's
+# packages only. Idempotent: packages already present are left alone, and
+# `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # fixed choices of the design card
+  libcaf-dev libmsgpack-cxx-dev librocksdb-dev libspdlog-dev doctest-dev
+  # JSON (seeds, outputs), TOML (job configs), CLI parsing
+  nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  # the sandbox's interpreter and the modules seeds use
+  python3 python3-sympy python3-numpy python3-networkx
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
