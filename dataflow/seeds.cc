@@ -85,7 +85,7 @@ void line_col(const std::string& text, size_t byte, int64_t& line, int64_t& col)
 
 struct Validator {
   SeedSet& set;
-  std::unordered_map<std::string, std::string> seen_questions;  // normalized -> "file item N"
+  std::unordered_map<std::string, std::string> seen_items;  // normalized item -> "file item N"
 
   void problem(const std::string& file, int64_t index, int64_t line, std::string field,
                std::string message) {
@@ -165,10 +165,14 @@ struct Validator {
       }
     }
     if (set.problems.size() != before) return;
-    std::string key = whitespace_normalized(seed.question);
-    auto [it, fresh] = seen_questions.emplace(key, file + " item " + std::to_string(index));
+    // A duplicate item repeats question, answer and rationale. The same
+    // question solved by different code is a distinct item (Loong's graph
+    // seeds solve one max-flow question with several algorithms).
+    std::string key = whitespace_normalized(seed.question) + '\x1f' + whitespace_normalized(seed.final_answer) +
+                      '\x1f' + seed.rationale;
+    auto [it, fresh] = seen_items.emplace(key, file + " item " + std::to_string(index));
     if (!fresh) {
-      problem(file, index, line, "question", "duplicate of " + it->second);
+      problem(file, index, line, "", "duplicate of " + it->second + " (same question, answer and rationale)");
       return;
     }
     set.seeds.push_back(std::move(seed));

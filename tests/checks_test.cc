@@ -1,1 +1,54 @@
 #include <doctest/doctest.h>
+
+#include "dataflow/checks.h"
+#include "sandbox/executor.h"
+
+using namespace vf;
+using sandbox::RunStatus;
+
+namespace {
+Item executed(std::vector<std::pair<RunStatus, std::string>> runs, std::string seed_answer = "1") {
+  Item item;
+  item.question = "q?";
+  item.reference_answer = std::move(seed_answer);
+  for (auto& [status, out] : runs) {
+    Execution e;
+    e.status = static_cast<uint8_t>(status);
+    e.output = out;
+    if (status == RunStatus::kMissingDependency) e.detail = "constraint";
+    item.executions.push_back(e);
+  }
+  advance(item, ItemEvent::kExecutionsAttached);
+  return item;
+}
+}  // namespace
+
+TEST_CASE("execution check accepts a deterministic, new answer") {
+  ExecutionCheck check({100});
+  auto v = check.check(executed({{RunStatus::kOk, "42"}, {RunStatus::kOk, "42"}}));
+  CHECK(v.accepted);
+  CHECK(v.answer == "42");
+}
+
+TEST_CASE("execution check rejects with a reason for every failure") {
+  ExecutionCheck check({5});
+  CHECK(check.check(executed({{RunStatus::kOk, "42"}, {RunStatus::kOk, "43"}})).reason == "nondeterministic");
+  CHECK(check.check(executed({{RunStatus::kOk, "  "}})).reason == "empty-output");
+  CHECK(check.check(executed({{RunStatus::kOk, "1"}}, "1")).reason == "same-as-seed-answer");
+  CHECK(check.check(executed({{RunStatus::kOk, "123456"}})).reason == "answer-too-long");
+  CHECK(check.check(executed({{RunStatus::kTimeout, ""}})).reason == "timeout");
+  CHECK(check.check(executed({{RunStatus::kError, ""}})).reason == "execution-error");
+  auto missing = check.check(executed({{RunStatus::kMissingDependency, ""}}));
+  CHECK(missing.reason == "missing-dependency");
+  CHECK(missing.detail.find("constraint") != std::string::npos);
+  CHECK(check.check(Item{}).reason == "not-executed");
+}
+
+TEST_CASE("seed-match check compares the printed answer with final_answer") {
+  SeedMatchCheck check;
+  CHECK(check.check(executed({{RunStatus::kOk, "42\n"}}, " 42")).accepted);
+  auto v = check.check(executed({{RunStatus::kOk, "41"}}, "42"));
+  CHECK_FALSE(v.accepted);
+  CHECK(v.reason == "mismatch");
+  CHECK(v.answer == "41");
+}
