@@ -195,9 +195,8 @@ struct Validator {
         std::string what = e.what();
         // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...".
         auto pos = what.find("] ");
-        problem(file, -1, line, "",
-                "invalid JSON at column " + std::to_string(col) + ": " +
-                    (pos == std::string::npos ? what : what.substr(pos + 2)));
+        (void)col;  // nlohmann's message carries line and column already
+        problem(file, -1, line, "", "invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
         return;
       }
       for (size_t i = 0; i < doc.size(); ++i) item(file, static_cast<uint32_t>(i), 0, doc[i]);

@@ -1,1 +1,115 @@
+// The pipeline's actors in one process: backpressure under a slow writer, and
+// an accepted set that does not depend on parallelism or credit sizes.
 #include <doctest/doctest.h>
+
+#include <fstream>
+#include <set>
+
+#include "actors/job.h"
+#include "dataflow/config.h"
+#include "dataflow/seeds.h"
+#include "test_util.h"
+
+using namespace vf;
+using vf::test::TempDir;
+
+namespace {
+
+struct Run {
+  JobOutcome outcome;
+  uint64_t max_in_flight = 0;  // generated minus written, seen in reports
+  std::vector<nlohmann::json> accepted;
+};
+
+Run run_pipeline(const std::string& out_dir, std::vector<std::string> overrides) {
+  overrides.push_back("progress_interval_ms=50");
+  auto c = load_config(vf::test::source_dir() + "/configs/local.toml", overrides);
+  REQUIRE_MESSAGE(c.ok(), c.error());
+  auto seeds = load_seeds(c->seeds);
+  REQUIRE(seeds.problems.empty());
+  JobSpec spec;
+  spec.source = std::make_shared<VariantSource>(seeds.seeds, c->random_seed, VariantOptions{c->attempts_per_slot});
+  spec.check = make_check("execution", {c->max_answer_chars});
+  spec.generator = {c->effective_max_generated(), c->batch_size, c->progress_interval_ms};
+  spec.executor.pool = {c->python, c->executor_workers};
+  spec.executor.limits.wall_timeout_s = c->timeout_s;
+  spec.executor.runs_per_item = c->runs_per_item;
+  spec.executor.capacity = c->executor_credits;
+  spec.executor.batch_size = c->batch_size;
+  spec.executor.report_interval_ms = c->progress_interval_ms;
+  spec.verifier = {c->verifier_credits, c->batch_size, c->progress_interval_ms};
+  spec.writer.out_dir = out_dir;
+  spec.writer.target = c->target_accepted;
+  spec.writer.capacity = c->writer_credits;
+  spec.writer.delay_ms = c->writer_delay_ms;
+  spec.writer.report_interval_ms = c->progress_interval_ms;
+  spec.writer.job_name = c->name;
+  Run run;
+  spec.on_progress = [&](const std::map<std::string, wire::StageReport>& s) {
+    auto g = s.find("generator"), w = s.find("writer");
+    if (g != s.end() && w != s.end() && g->second.sent > w->second.received)
+      run.max_in_flight = std::max(run.max_in_flight, g->second.sent - w->second.received);
+  };
+  run.outcome = run_job(std::move(spec));
+  std::ifstream in(out_dir + "/accepted.jsonl");
+  for (std::string line; std::getline(in, line);) run.accepted.push_back(nlohmann::json::parse(line));
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("a slow writer holds every stage under its credit bound while the job completes") {
+  TempDir dir;
+  const uint32_t exec_credits = 4, verifier_credits = 3, writer_credits = 2;
+  auto run = run_pipeline(dir.path(), {"target_accepted=30", "writer.delay_ms=40",
+                                       "pipeline.executor_credits=" + std::to_string(exec_credits),
+                                       "pipeline.verifier_credits=" + std::to_string(verifier_credits),
+                                       "pipeline.writer_credits=" + std::to_string(writer_credits),
+                                       "pipeline.batch_size=2"});
+  REQUIRE_MESSAGE(run.outcome.ok, run.outcome.error);
+  CHECK(run.accepted.size() == 30);
+  auto& st = run.outcome.stages;
+  REQUIRE(st.count("executor"));
+  REQUIRE(st.count("verifier"));
+  REQUIRE(st.count("writer"));
+  CHECK(st["executor"].peak_held <= exec_credits);
+  CHECK(st["verifier"].peak_held <= verifier_credits);
+  CHECK(st["writer"].peak_held <= writer_credits);
+  // The generator is fast and the writer slow: without credit the generator
+  // would run hundreds of items ahead. With it, what is between them is
+  // bounded by the sum of the windows.
+  CHECK(run.max_in_flight <= exec_credits + verifier_credits + writer_credits);
+  CHECK(st["executor"].peak_held == exec_credits);  // the bound was reached, so it was what held
+}
+
+TEST_CASE("the accepted set depends on seeds and random seed, not on parallelism or credit") {
+  TempDir a, b;
+  auto first = run_pipeline(a.path(), {"target_accepted=25", "executor.workers=1", "pipeline.executor_credits=1",
+                                       "pipeline.batch_size=1"});
+  auto second = run_pipeline(b.path(), {"target_accepted=25", "executor.workers=4", "pipeline.executor_credits=24",
+                                        "pipeline.verifier_credits=5", "pipeline.batch_size=3"});
+  REQUIRE(first.outcome.ok);
+  REQUIRE(second.outcome.ok);
+  auto key = [](const std::vector<nlohmann::json>& recs) {
+    std::map<uint64_t, std::string> m;
+    for (auto& r : recs) m[r["item_id"].get<uint64_t>()] = r["question"].get<std::string>() + "|" + r["answer"].get<std::string>();
+    return m;
+  };
+  CHECK(first.accepted.size() == 25);
+  CHECK(key(first.accepted) == key(second.accepted));
+}
+
+TEST_CASE("every generated item ends accepted, rejected with a reason, or surplus") {
+  TempDir dir;
+  auto run = run_pipeline(dir.path(), {"target_accepted=40"});
+  REQUIRE(run.outcome.ok);
+  auto& s = run.outcome.summary;
+  CHECK(s["accepted"].get<uint64_t>() + s["rejected"].get<uint64_t>() + s["surplus"].get<uint64_t>() ==
+        s["generated"].get<uint64_t>());
+  std::ifstream in(dir.path() + "/rejected.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto r = nlohmann::json::parse(line);
+    CHECK(!r["reason"].get<std::string>().empty());
+    CHECK(!r["detail"].get<std::string>().empty());
+  }
+}

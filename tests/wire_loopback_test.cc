@@ -1,1 +1,193 @@
-int main(){return 0;}
+// Sends every registered wire message type between two real processes over a
+// loopback TCP connection and checks each arrives intact. Debian's CAF drops
+// a message whose type is unregistered or registered under another name on
+// the peer without a word, so this is the test that catches a forgotten
+// registration.
+//
+//   wire_loopback_test            parent: starts the peer, sends, checks
+//   wire_loopback_test --serve    peer: publishes an echo actor, prints port
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/wire.h"
+
+using namespace vf;
+using namespace vf::wire;
+
+namespace {
+
+template <class P>
+caf::message_handler echo_one() {
+  return {[](const Msg<P>& m) { return m; }};
+}
+
+caf::behavior echo(caf::event_based_actor*) {
+  return echo_one<Attach>()
+      .or_else(echo_one<ItemBatch>())
+      .or_else(echo_one<Credit>())
+      .or_else(echo_one<EndOfStream>())
+      .or_else(echo_one<ExecutionDone>())
+      .or_else(echo_one<StageReport>())
+      .or_else(echo_one<JobReport>());
+}
+
+Item sample_item(uint64_t id) {
+  Item it;
+  it.id = id;
+  it.state = static_cast<uint8_t>(ItemState::kAccepted);
+  it.question = "Wie viele Kanten hat K_9? \xE2\x88\x9A and a \"quote\"";
+  it.rationale = "import networkx as nx\nprint(nx.complete_graph(9).number_of_edges())\n";
+  it.reference_answer = "36";
+  it.answer = "36";
+  it.generator = "variant";
+  it.provenance = {"seeds/x.json", 3, "name", "Graph Theory", "CC0 1.0", "[\"a\",\"b\"]"};
+  it.substitutions = {{"9", "11"}};
+  it.executions = {{0, 0, "36", "", "", 12.25}, {0, 0, "36", "warn", "", 11.5}};
+  return it;
+}
+
+bool same_item(const Item& a, const Item& b) { return encode(a) == encode(b) && a.question == b.question; }
+
+int serve() {
+  caf::actor_system_config cfg;
+  register_wire_types(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn(echo);
+  auto port = sys.middleman().publish(a, 0, "127.0.0.1");
+  if (!port) {
+    std::fprintf(stderr, "peer: publish failed: %s\n", sys.render(port.error()).c_str());
+    return 1;
+  }
+  std::printf("%u\n", static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  // Serve until the parent closes our stdin (or kills us).
+  char c;
+  while (read(0, &c, 1) > 0) {
+  }
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+struct Case {
+  std::string name;
+  // Sends the message to the echo peer and checks the reply; fills `why`.
+  std::function<bool(caf::scoped_actor&, const caf::actor&, caf::actor_system&, std::string&)> roundtrip;
+};
+
+template <class P>
+Case make_case(const P& payload, std::function<bool(const P&, const P&)> eq) {
+  Msg<P> m = pack(payload);
+  return {P::kWireName, [m, payload, eq](caf::scoped_actor& self, const caf::actor& peer, caf::actor_system& sys,
+                                         std::string& why) {
+            bool ok = false;
+            why = "no reply";
+            self->request(peer, std::chrono::seconds(10), m)
+                .receive(
+                    [&](const Msg<P>& got) {
+                      auto decoded = unpack(got);
+                      ok = got.bytes == m.bytes && decoded.ok() && eq(*decoded, payload);
+                      if (!ok) why = "reply differs";
+                    },
+                    [&](caf::error& e) { why = sys.render(e); });
+            return ok;
+          }};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--serve") == 0) return serve();
+  alarm(120);  // a hung connect must fail the test, not the CI run
+
+  int to_child[2], from_child[2];
+  if (pipe(to_child) != 0 || pipe(from_child) != 0) return 2;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(to_child[0], 0);
+    dup2(from_child[1], 1);
+    close(to_child[1]);
+    close(from_child[0]);
+    execl("/proc/self/exe", argv[0], "--serve", nullptr);
+    _exit(127);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  char buf[32] = {0};
+  ssize_t n = read(from_child[0], buf, sizeof buf - 1);
+  int port = n > 0 ? std::atoi(buf) : 0;
+  if (port <= 0) {
+    std::fprintf(stderr, "peer did not report a port\n");
+    kill(pid, SIGKILL);
+    return 2;
+  }
+  std::printf("peer pid %d listening on 127.0.0.1:%d\n", pid, port);
+
+  int passed = 0, failed = 0;
+  {
+    caf::actor_system_config cfg;
+    register_wire_types(cfg);
+    cfg.load<caf::io::middleman>();
+    caf::actor_system sys{cfg};
+    auto remote = sys.middleman().remote_actor("127.0.0.1", static_cast<uint16_t>(port));
+    if (!remote) {
+      std::fprintf(stderr, "connect failed: %s\n", sys.render(remote.error()).c_str());
+      kill(pid, SIGKILL);
+      return 2;
+    }
+    std::vector<Case> cases;
+    cases.push_back(make_case<Attach>({"executor"}, [](auto& a, auto& b) { return a.stage == b.stage; }));
+    cases.push_back(make_case<ItemBatch>({{sample_item(1), sample_item(2), sample_item(1ull << 40)}},
+                                         [](auto& a, auto& b) {
+                                           if (a.items.size() != b.items.size()) return false;
+                                           for (size_t i = 0; i < a.items.size(); ++i)
+                                             if (!same_item(a.items[i], b.items[i])) return false;
+                                           return true;
+                                         }));
+    cases.push_back(make_case<Credit>({4096, true},
+                                      [](auto& a, auto& b) { return a.credits == b.credits && a.stop == b.stop; }));
+    cases.push_back(make_case<EndOfStream>({272, "target-covered"},
+                                           [](auto& a, auto& b) { return a.items == b.items && a.reason == b.reason; }));
+    cases.push_back(
+        make_case<ExecutionDone>({sample_item(9)}, [](auto& a, auto& b) { return same_item(a.item, b.item); }));
+    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true}, [](auto& a, auto& b) {
+      return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished;
+    }));
+    cases.push_back(make_case<JobReport>({false, "disk full", "{\"accepted\":1}"}, [](auto& a, auto& b) {
+      return a.ok == b.ok && a.error == b.error && a.summary_json == b.summary_json;
+    }));
+
+    // Every registered type must have a case.
+    for (const auto& name : wire_type_names()) {
+      bool covered = false;
+      for (const auto& c : cases) covered = covered || c.name == name;
+      if (!covered) {
+        std::printf("FAIL %s: registered but not covered by this test\n", name.c_str());
+        ++failed;
+      }
+    }
+
+    caf::scoped_actor self{sys};
+    for (const auto& c : cases) {
+      std::string why;
+      bool ok = c.roundtrip(self, *remote, sys, why);
+      std::printf("%s %s%s\n", ok ? "ok  " : "FAIL", c.name.c_str(), ok ? "" : (": " + why).c_str());
+      ok ? ++passed : ++failed;
+    }
+  }
+  close(to_child[1]);  // the peer exits on EOF
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 && passed > 0 ? 0 : 1;
+}

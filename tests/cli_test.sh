@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# End-to-end checks of the veriforge binary as a user runs it: real files,
+# real subprocesses, exit codes and messages.
+#   tests/cli_test.sh BUILD/veriforge SOURCE_DIR
+set -u
+VF=$1
+SRC=$2
+WORK=$(mktemp -d /tmp/veriforge-cli-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+pass=0
+fail=0
+check() {  # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+contains() { grep -qF -- "$2" "$1"; }
+
+# --- broken seeds: clear errors naming the place, non-zero exit, no output ---
+printf '[\n{"question": "What is 3 + 4?", "final_answer": "7",\n "rationale": "print(3 + 4)", "metadata": {"license": "CC0", "domain"' > "$WORK/truncated.json"
+printf 'name = "broken"\nseeds = ["truncated.json"]\n' > "$WORK/truncated.toml"
+"$VF" run "$WORK/truncated.toml" --out "$WORK/out-truncated" --no-progress 2> "$WORK/err1"
+rc=$?
+check "truncated seed file exits 1" test $rc -eq 1
+check "truncated seed file error names the file and line" contains "$WORK/err1" "truncated.json: line 3: invalid JSON"
+check "truncated seed file writes no output" test ! -e "$WORK/out-truncated"
+
+cat > "$WORK/fields.jsonl" <<'J'
+{"question": "What is 3 + 4?", "final_answer": "7", "rationale": "print(3 + 4)", "metadata": {"license": "CC0", "domain": "Arithmetic"}}
+{"question": "What is 5 + 6?", "rationale": "print(5 + 6)", "metadata": {"license": "CC0", "domain": "Arithmetic"}}
+{"question": "What is 7 + 8?", "final_answer": 15, "rationale": "print(7 + 8)", "metadata": {"license": "CC0", "domain": "Arithmetic"}}
+{"question": "What is 9 + 10?", "final_answer": "19", "rationale": "print(9 + 10)", "metadata": {"domain": "Arithmetic", "contributor": 5}}
+J
+printf 'seeds = ["fields.jsonl"]\n' > "$WORK/fields.toml"
+"$VF" run "$WORK/fields.toml" --out "$WORK/out-fields" --no-progress 2> "$WORK/err2"
+rc=$?
+check "invalid seed items exit 1" test $rc -eq 1
+check "missing field named with item and line" contains "$WORK/err2" "fields.jsonl: item 1 (line 2), field 'final_answer': missing"
+check "wrong type named" contains "$WORK/err2" "item 2 (line 3), field 'final_answer': is a integer, expected a string"
+check "missing license named" contains "$WORK/err2" "item 3 (line 4), field 'metadata.license': missing"
+check "wrong metadata type named" contains "$WORK/err2" "field 'metadata.contributor': is a integer"
+check "invalid seed items write no output" test ! -e "$WORK/out-fields"
+
+# --- config errors -----------------------------------------------------------
+printf 'seeds = ["fields.jsonl"]\ntarget_acepted = 5\n' > "$WORK/typo.toml"
+"$VF" run "$WORK/typo.toml" --out "$WORK/out-typo" 2> "$WORK/err3"
+check "config typo exits 1" test $? -eq 1
+check "config typo names key and suggestion" contains "$WORK/err3" "unknown key 'target_acepted' (did you mean 'target_accepted'?)"
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/out-bad" --set executor.timeout_s=fast 2> "$WORK/err4"
+check "bad --set value exits 1" test $? -eq 1
+check "bad --set value is explained" contains "$WORK/err4" "executor.timeout_s=fast: expected number, got string"
+"$VF" run --help > "$WORK/help" 2>&1
+check "--help documents config keys" contains "$WORK/help" "pipeline.writer_credits"
+
+# --- the embedded default job, smaller ---------------------------------------
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/job" --set target_accepted=40 --no-progress > "$WORK/run.out" 2> "$WORK/run.err"
+rc=$?
+check "run exits 0" test $rc -eq 0
+[ $rc -eq 0 ] || cat "$WORK/run.err"
+check "run prints a summary" contains "$WORK/run.out" "40 accepted"
+check "run writes the job database" test -d "$WORK/job/db"
+check "run writes a log" contains "$WORK/job/veriforge.log" "event=job-start"
+/usr/bin/python3 - "$WORK/job" <<'PY' > "$WORK/verify.out" 2>&1
+import json, subprocess, sys
+d = sys.argv[1]
+acc = [json.loads(l) for l in open(d + "/accepted.jsonl")]
+rej = [json.loads(l) for l in open(d + "/rejected.jsonl")]
+summary = json.load(open(d + "/summary.json"))
+assert len(acc) == 40, len(acc)
+assert len({a["question"] for a in acc}) == 40, "duplicate questions"
+assert len({a["item_id"] for a in acc}) == 40, "duplicate ids"
+assert not ({a["item_id"] for a in acc} & {r["item_id"] for r in rej}), "an item both accepted and rejected"
+for a in acc:
+    for key in ("question", "rationale", "answer", "domain", "license", "seed", "messages"):
+        assert key in a, key
+    assert a["messages"][0]["role"] == "user" and a["messages"][0]["content"] == a["question"]
+    assert a["answer"] in a["messages"][1]["content"]
+    assert a["answer"] != a["seed_answer"]
+# A reader can check every answer by running its rationale.
+for a in acc:
+    out = subprocess.run(["/usr/bin/python3", "-c", a["rationale"]], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert out == a["answer"], (a["id"], out, a["answer"])
+for r in rej:
+    assert r["reason"] and r["detail"]
+assert summary["accepted"] == 40 and summary["target_met"]
+assert sum(v["accepted"] for v in summary["domains"].values()) == 40
+print("verified", len(acc), "accepted,", len(rej), "rejected")
+PY
+rc=$?
+cat "$WORK/verify.out"
+check "accepted records are complete, unique and reproducible" test $rc -eq 0
+
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/job" --no-progress 2> "$WORK/err5"
+check "an existing job folder is refused" test $? -eq 1
+check "refusal explains why" contains "$WORK/err5" "already holds a job"
+
+# --- verify-seeds on the bundled examples ------------------------------------
+"$VF" verify-seeds "$SRC/configs/seeds" --out "$WORK/seeds.jsonl" --no-progress > "$WORK/vs.out" 2> "$WORK/vs.err"
+check "verify-seeds exits 0" test $? -eq 0
+cat "$WORK/vs.out"
+n=$(wc -l < "$WORK/seeds.jsonl")
+check "verify-seeds writes one line per seed" test "$n" -eq "$(wc -l < "$SRC/configs/seeds/examples.jsonl")"
+check "verify-seeds: every example seed matches" contains "$WORK/vs.out" "100.0%"
+printf '{"question": "q", "final_answer": "1", "rationale": "import constraint_missing_mod\\nprint(1)", "metadata": {"license": "x", "domain": "Logic"}}\n{"question": "q2", "final_answer": "2", "rationale": "print(3)", "metadata": {"license": "x", "domain": "Logic"}}\n' > "$WORK/dep.jsonl"
+"$VF" verify-seeds "$WORK/dep.jsonl" --out "$WORK/dep.out.jsonl" --no-progress > "$WORK/dep.out" 2>&1
+check "verify-seeds names missing modules" contains "$WORK/dep.out" "missing modules: constraint_missing_mod (1 items)"
+check "verify-seeds records the mismatch" contains "$WORK/dep.out.jsonl" '"match":false'
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
