@@ -56,6 +56,7 @@ class ExecutorStage : public MiddleStage<wire::executor_actor::base> {
 
   void on_exit() override {
     pool_.reset();  // waits for running snippets; their results go nowhere
+    release_links();
   }
 
  private:

@@ -38,6 +38,12 @@ class Generator : public wire::generator_actor::base {
     };
   }
 
+  void on_exit() override {
+    next_ = wire::downstream_actor{};
+    monitor_ = wire::monitor_actor{};
+    source_.reset();
+  }
+
  private:
   void produce() {
     while (!ended_ && credit_.available() > 0) {

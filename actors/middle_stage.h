@@ -120,6 +120,14 @@ class MiddleStage : public Base {
 
   const std::string& stage_name() const { return name_; }
 
+  // Stages hold strong handles to their neighbours; dropping them on exit
+  // breaks the cycle so the actors (and what they own) are destroyed.
+  void release_links() {
+    next_ = wire::downstream_actor{};
+    upstream_ = wire::upstream_actor{};
+    monitor_ = wire::monitor_actor{};
+  }
+
  private:
   std::string name_;
   InboundBudget inbound_;

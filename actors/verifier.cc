@@ -25,6 +25,8 @@ class Verifier : public MiddleStage<wire::stage_actor::base> {
     };
   }
 
+  void on_exit() override { release_links(); }
+
  private:
   Item verify(Item item) {
     // Items rejected upstream pass through untouched, reason intact.

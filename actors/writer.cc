@@ -69,6 +69,12 @@ class Writer : public wire::writer_actor::base {
     };
   }
 
+  void on_exit() override {
+    upstream_ = wire::upstream_actor{};
+    monitor_ = wire::monitor_actor{};
+    store_.reset();  // closes the job database
+  }
+
  private:
   Status init() {
     if (options_.mode == WriterMode::kSeedCheck)

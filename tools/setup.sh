@@ -12,7 +12,7 @@ packages=(
   # JSON (seeds, outputs), TOML (job configs), CLI parsing
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   # the sandbox's interpreter and the modules seeds use
-  python3 python3-sympy python3-numpy python3-networkx
+  python3 python3-sympy python3-numpy python3-networkx python3-scipy
 )
 
 missing=()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Quick start, part 1: install dependencies, build, and run the main job on the
+# embedded default (offline variant generator, bundled example seeds, RocksDB
+# in the output folder).
+#   tools/run-local.sh [OUT_DIR]     (default: out/local-YYYYmmdd-HHMMSS)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build build --target veriforge
+out=${1:-out/local-$(date +%Y%m%d-%H%M%S)}
+exec build/veriforge run configs/local.toml --out "$out"

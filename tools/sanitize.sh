@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sanitizer builds (see README "Sanitizers"):
+#   ASan+UBSan over every test, including the CAF actors and the two-process
+#   wire test (CAF's headers need -fno-sanitize=null);
+#   TSan over the tests of code without CAF (storage, dataflow, sandbox),
+#   since CAF's own libraries report false races under TSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh > /dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=address > /dev/null
+cmake --build build-asan
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure --timeout 1200
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=thread > /dev/null
+cmake --build build-tsan --target unit_tests
+TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_tests
