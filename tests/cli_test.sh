@@ -105,5 +105,30 @@ printf '{"question": "q", "final_answer": "1", "rationale": "import constraint_m
 check "verify-seeds names missing modules" contains "$WORK/dep.out" "missing modules: constraint_missing_mod (1 items)"
 check "verify-seeds records the mismatch" contains "$WORK/dep.out.jsonl" '"match":false'
 
+# --- a seed set too small for the target ends with exit 3, outputs intact ----
+printf '{"question": "What is 3 + 4?", "final_answer": "7", "rationale": "print(3 + 4)", "metadata": {"license": "CC0", "domain": "Arithmetic"}}\n' > "$WORK/small.jsonl"
+printf 'seeds = ["small.jsonl"]\ntarget_accepted = 500\n[executor]\nruns = 1\n' > "$WORK/small.toml"
+"$VF" run "$WORK/small.toml" --out "$WORK/small" --no-progress > /dev/null 2> "$WORK/small.err"
+check "an exhausted generator exits 3" test $? -eq 3
+check "exhaustion is explained" contains "$WORK/small.err" "ended (exhausted) before reaching target_accepted = 500"
+check "exhausted job still writes its summary" contains "$WORK/small/summary.json" '"end_reason": "exhausted"'
+
+# --- SIGINT stops the job cleanly: every written line is whole ---------------
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/intr" --set writer.delay_ms=100 --no-progress > /dev/null 2> "$WORK/intr.err" &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid
+check "SIGINT exits 130" test $? -eq 130
+check "SIGINT is reported" contains "$WORK/intr.err" "interrupted; the records written so far are in"
+/usr/bin/python3 -c "
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    json.loads(line); n += 1
+assert n > 0
+" "$WORK/intr/accepted.jsonl"
+check "records written before SIGINT are whole JSON lines" test $? -eq 0
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

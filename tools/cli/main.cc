@@ -6,7 +6,8 @@
 //
 // Exit codes: 0 success; 1 invalid input (seeds, config, arguments);
 // 2 the job failed (storage, sandbox, internal error); 3 the job ended
-// before reaching target_accepted (seeds exhausted or max_generated hit).
+// before reaching target_accepted (seeds exhausted or max_generated hit);
+// 130 interrupted (SIGINT/SIGTERM).
 #include <unistd.h>
 
 #include <atomic>
@@ -194,8 +195,13 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
 
   JobOutcome outcome = run_job(std::move(spec));
   progress.finish();
+  if (!outcome.ok && g_interrupted) {
+    std::fprintf(stderr, "veriforge: interrupted; the records written so far are in %s\n", out_dir.c_str());
+    return 130;
+  }
   if (!outcome.ok) {
-    std::fprintf(stderr, "veriforge: job failed: %s\n", outcome.error.c_str());
+    std::fprintf(stderr, "veriforge: job failed: %s (details in %s/veriforge.log)\n", outcome.error.c_str(),
+                 out_dir.c_str());
     return 2;
   }
   const auto& s = outcome.summary;
