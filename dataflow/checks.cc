@@ -1,5 +1,6 @@
 #include "dataflow/checks.h"
 
+#include "dataflow/seeds.h"
 #include "sandbox/executor.h"
 
 namespace vf {
@@ -19,20 +20,7 @@ std::string reason_for_run_status(uint8_t status) {
   return "execution-error";
 }
 
-std::string normalize_answer(const std::string& s) {
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = !out.empty();
-    } else {
-      if (space) out.push_back(' ');
-      space = false;
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string normalize_answer(const std::string& s) { return collapse_whitespace(s); }
 
 namespace {
 
@@ -42,8 +30,13 @@ bool printable_text(const std::string& s) {
   return true;
 }
 
-// First failed run, if any, as a verdict.
+// An item without executions, or with a failed run, as a verdict.
 bool failed_run(const Item& item, Verdict& v) {
+  if (item.executions.empty()) {
+    v.reason = "not-executed";
+    v.detail = "item reached the verifier without an execution";
+    return true;
+  }
   for (size_t i = 0; i < item.executions.size(); ++i) {
     const auto& e = item.executions[i];
     if (e.status == static_cast<uint8_t>(RunStatus::kOk)) continue;
@@ -60,11 +53,6 @@ bool failed_run(const Item& item, Verdict& v) {
 
 Verdict ExecutionCheck::check(const Item& item) const {
   Verdict v;
-  if (item.executions.empty()) {
-    v.reason = "not-executed";
-    v.detail = "item reached the verifier without an execution";
-    return v;
-  }
   if (failed_run(item, v)) return v;
   const std::string& first = item.executions.front().output;
   if (normalize_answer(first).empty()) {
@@ -107,11 +95,6 @@ Verdict ExecutionCheck::check(const Item& item) const {
 
 Verdict SeedMatchCheck::check(const Item& item) const {
   Verdict v;
-  if (item.executions.empty()) {
-    v.reason = "not-executed";
-    v.detail = "item reached the verifier without an execution";
-    return v;
-  }
   if (failed_run(item, v)) return v;
   v.answer = item.executions.front().output;
   if (normalize_answer(v.answer) != normalize_answer(item.reference_answer)) {

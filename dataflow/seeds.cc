@@ -29,6 +29,21 @@ std::string SeedProblem::to_string() const {
   return os.str();
 }
 
+std::string collapse_whitespace(const std::string& s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+    } else {
+      if (space) out.push_back(' ');
+      space = false;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> module_names(const std::vector<std::string>& deps) {
   std::vector<std::string> out;
   for (const auto& d : deps) {
@@ -53,21 +68,6 @@ const char* type_name(const json& v) {
     case json::value_t::number_float: return "number";
     default: return "value";
   }
-}
-
-std::string whitespace_normalized(const std::string& s) {
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = !out.empty();
-    } else {
-      if (space) out.push_back(' ');
-      space = false;
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 void line_col(const std::string& text, size_t byte, int64_t& line, int64_t& col) {
@@ -112,7 +112,7 @@ struct Validator {
         return {};
       }
       std::string s = it->get<std::string>();
-      if (non_empty && whitespace_normalized(s).empty()) problem(file, index, line, path, "is empty");
+      if (non_empty && collapse_whitespace(s).empty()) problem(file, index, line, path, "is empty");
       return s;
     };
     Seed seed;
@@ -168,7 +168,7 @@ struct Validator {
     // A duplicate item repeats question, answer and rationale. The same
     // question solved by different code is a distinct item (Loong's graph
     // seeds solve one max-flow question with several algorithms).
-    std::string key = whitespace_normalized(seed.question) + '\x1f' + whitespace_normalized(seed.final_answer) +
+    std::string key = collapse_whitespace(seed.question) + '\x1f' + collapse_whitespace(seed.final_answer) +
                       '\x1f' + seed.rationale;
     auto [it, fresh] = seen_items.emplace(key, file + " item " + std::to_string(index));
     if (!fresh) {

@@ -52,6 +52,9 @@ SeedSet load_seeds(const std::vector<std::string>& paths);
 // Top-level module names a seed declares ("sympy==1.13.3" -> "sympy").
 std::vector<std::string> module_names(const std::vector<std::string>& required_dependencies);
 
+// Trimmed, with every run of whitespace collapsed to one space.
+std::string collapse_whitespace(const std::string& s);
+
 uint64_t fnv1a64(const void* data, size_t size, uint64_t seed = 1469598103934665603ULL);
 
 }  // namespace vf

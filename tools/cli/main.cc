@@ -134,6 +134,18 @@ void fill_stage_options(const JobConfig& c, JobSpec& spec) {
   spec.writer.job_name = c.name;
 }
 
+// Runs the job with a progress line on a terminal and Ctrl-C handling.
+JobOutcome run_with_progress(JobSpec spec, bool no_progress, bool seed_check) {
+  ProgressLine progress(!no_progress && isatty(STDERR_FILENO));
+  spec.on_progress = [&](const auto& stages) { progress.update(stages, seed_check); };
+  spec.interrupt = &g_interrupted;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  JobOutcome outcome = run_job(std::move(spec));
+  progress.finish();
+  return outcome;
+}
+
 int cmd_run(const std::string& config_path, std::string out_dir, const std::vector<std::string>& overrides,
             bool skip_invalid, bool no_progress, const std::string& log_level) {
   auto config = load_config(config_path, overrides);
@@ -187,14 +199,7 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
   spec.writer.target = c.target_accepted;
   spec.writer.config_text = describe(c);
   spec.writer.seed_hash = seeds.content_hash;
-  ProgressLine progress(!no_progress && isatty(STDERR_FILENO));
-  spec.on_progress = [&](const auto& stages) { progress.update(stages, false); };
-  spec.interrupt = &g_interrupted;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-
-  JobOutcome outcome = run_job(std::move(spec));
-  progress.finish();
+  JobOutcome outcome = run_with_progress(std::move(spec), no_progress, false);
   if (!outcome.ok && g_interrupted) {
     std::fprintf(stderr, "veriforge: interrupted; the records written so far are in %s\n", out_dir.c_str());
     return 130;
@@ -255,13 +260,7 @@ int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& o
   spec.check = make_check("seed-match", {c.max_answer_chars});
   spec.writer.mode = WriterMode::kSeedCheck;
   spec.writer.results_file = out_file;
-  ProgressLine progress(!no_progress && isatty(STDERR_FILENO));
-  spec.on_progress = [&](const auto& stages) { progress.update(stages, true); };
-  spec.interrupt = &g_interrupted;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  JobOutcome outcome = run_job(std::move(spec));
-  progress.finish();
+  JobOutcome outcome = run_with_progress(std::move(spec), no_progress, true);
   if (!outcome.ok) {
     std::fprintf(stderr, "veriforge: verify-seeds failed: %s\n", outcome.error.c_str());
     return 2;
