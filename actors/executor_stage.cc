@@ -21,14 +21,14 @@ Execution to_execution(const RunResult& r) {
 
 class ExecutorStage : public MiddleStage<wire::executor_actor::base> {
  public:
-  ExecutorStage(caf::actor_config& cfg, ExecutorStageOptions options, wire::downstream_actor next,
-                wire::monitor_actor monitor)
+  ExecutorStage(caf::actor_config& cfg, ExecutorStageOptions options, std::shared_ptr<sandbox::Executor> executor,
+                wire::downstream_actor next, wire::monitor_actor monitor)
       : MiddleStage(cfg, "executor", options.capacity, options.batch_size, options.report_interval_ms,
                     std::move(next), std::move(monitor)),
-        options_(options) {}
+        options_(std::move(options)),
+        pool_(std::move(executor)) {}
 
   behavior_type make_behavior() override {
-    pool_ = std::make_unique<sandbox::ExecutorPool>(options_.pool);
     start();
     return {
         [this](const wire::attach_msg& m) { on_attach(m); },
@@ -64,13 +64,13 @@ class ExecutorStage : public MiddleStage<wire::executor_actor::base> {
   // pool, and posts the item back to this actor when all runs are done.
   struct RunChain : std::enable_shared_from_this<RunChain> {
     caf::weak_actor_ptr stage;
-    sandbox::ExecutorPool* pool;
+    sandbox::Executor* pool;
     sandbox::RunLimits limits;
     uint32_t runs;
     Item item;
 
     void submit() {
-      pool->submit({item.rationale, limits}, [chain = shared_from_this()](RunResult r) { chain->on_result(r); });
+      pool->submit({item.rationale, limits, item.required_modules}, [chain = shared_from_this()](RunResult r) { chain->on_result(r); });
     }
     void on_result(const RunResult& r) {
       item.executions.push_back(to_execution(r));
@@ -96,14 +96,15 @@ class ExecutorStage : public MiddleStage<wire::executor_actor::base> {
   }
 
   ExecutorStageOptions options_;
-  std::unique_ptr<sandbox::ExecutorPool> pool_;
+  std::shared_ptr<sandbox::Executor> pool_;
 };
 
 }  // namespace
 
 wire::executor_actor spawn_executor_stage(caf::actor_system& sys, ExecutorStageOptions options,
+                                          std::shared_ptr<sandbox::Executor> executor,
                                           wire::downstream_actor next, wire::monitor_actor monitor) {
-  return sys.spawn<ExecutorStage>(options, std::move(next), std::move(monitor));
+  return sys.spawn<ExecutorStage>(std::move(options), std::move(executor), std::move(next), std::move(monitor));
 }
 
 }  // namespace vf

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/stages.h"
+#include "dataflow/config.h"
 
 namespace vf {
 
@@ -40,5 +41,16 @@ struct JobOutcome {
 };
 
 JobOutcome run_job(JobSpec spec);
+
+// Fills every stage's options from a job config. The fork servers pre-import
+// the modules the seeds declare plus sandbox.preimport, and hide
+// `hide_paths` (the job's output folder) besides /root, /home and /etc/shadow.
+void apply_config(const JobConfig& config, const std::vector<Seed>& seeds,
+                  const std::vector<std::string>& hide_paths, JobSpec& spec);
+
+// The distribution -> module map of a config (built-ins plus its entries).
+sandbox::SandboxOptions sandbox_options(const JobConfig& config, const std::vector<Seed>& seeds,
+                                        const std::vector<std::string>& hide_paths);
+std::map<std::string, std::string> distribution_modules(const JobConfig& config);
 
 }  // namespace vf

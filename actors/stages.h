@@ -17,7 +17,7 @@
 #include "actors/wire.h"
 #include "dataflow/checks.h"
 #include "dataflow/sources.h"
-#include "sandbox/executor.h"
+#include "sandbox/fork_server.h"
 
 namespace vf {
 
@@ -28,7 +28,8 @@ struct GeneratorOptions {
 };
 
 struct ExecutorStageOptions {
-  sandbox::ExecutorOptions pool;
+  sandbox::SandboxMode mode = sandbox::SandboxMode::kForkServer;
+  sandbox::SandboxOptions sandbox;
   sandbox::RunLimits limits;
   uint32_t runs_per_item = 2;
   uint32_t capacity = 16;
@@ -61,7 +62,9 @@ struct WriterOptions {
 wire::generator_actor spawn_generator(caf::actor_system& sys, std::shared_ptr<ItemSource> source,
                                       GeneratorOptions options, wire::downstream_actor next,
                                       wire::monitor_actor monitor);
+// The stage owns `executor` from here on (it is destroyed with the stage).
 wire::executor_actor spawn_executor_stage(caf::actor_system& sys, ExecutorStageOptions options,
+                                          std::shared_ptr<sandbox::Executor> executor,
                                           wire::downstream_actor next, wire::monitor_actor monitor);
 wire::stage_actor spawn_verifier(caf::actor_system& sys, std::shared_ptr<const Check> check,
                                  VerifierOptions options, wire::downstream_actor next, wire::monitor_actor monitor);

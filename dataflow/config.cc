@@ -95,6 +95,33 @@ const std::vector<Field>& fields() {
       VF_INT("executor.max_output_bytes", max_output_bytes, 1, 1LL << 30, "Largest stdout a snippet may print."),
       VF_INT("executor.runs", runs_per_item, 1, 8,
              "Runs per item; answers must agree across runs (2 detects non-determinism)."),
+      VF_INT("executor.cpu_s", cpu_seconds, 0, 86400, "CPU-time limit per snippet run, in seconds (0: timeout_s + 1)."),
+      VF_INT("executor.max_file_mb", max_file_mb, 1, 1 << 20, "Largest file a snippet may write, in MiB."),
+      {"sandbox.mode", Kind::kString,
+       "\"fork-server\": contained fork servers that pre-import modules (default); \"fresh-interpreter\": "
+       "one new interpreter per snippet, no namespaces (the slow baseline).",
+       0, 0, [](JobConfig& c, const Value& v) { c.sandbox_mode = v.s; }, [](const JobConfig& c) { return c.sandbox_mode; }},
+      {"sandbox.contain", Kind::kBool,
+       "Namespaces (no network, read-only filesystem, private /tmp, own PID space) and an unprivileged uid per "
+       "worker; needs root. Off: rlimits and process groups only.",
+       0, 0, [](JobConfig& c, const Value& v) { c.contain = v.b; },
+       [](const JobConfig& c) { return std::string(c.contain ? "true" : "false"); }},
+      {"sandbox.preimport", Kind::kStringList,
+       "Modules every fork server imports once, besides those the seeds declare in required_dependencies.", 0, 0,
+       [](JobConfig& c, const Value& v) { c.preimport = v.list; }, [](const JobConfig& c) { return join(c.preimport); }},
+      {"sandbox.import_aliases", Kind::kStringList,
+       "\"name=installed\": `import name` loads `installed` (Debian's pycryptodome is Cryptodome, seeds import Crypto).",
+       0, 0, [](JobConfig& c, const Value& v) { c.import_aliases = v.list; },
+       [](const JobConfig& c) { return join(c.import_aliases); }},
+      {"sandbox.distribution_modules", Kind::kStringList,
+       "\"distribution=module\" entries that map required_dependencies to import names, on top of the built-in "
+       "ones (pycryptodome=Crypto, python-constraint=constraint, scikit-learn=sklearn, ...).",
+       0, 0, [](JobConfig& c, const Value& v) { c.distribution_modules = v.list; },
+       [](const JobConfig& c) { return join(c.distribution_modules); }},
+      VF_INT("sandbox.max_processes", max_processes, 1, 1 << 20, "Processes and threads one snippet may have."),
+      VF_INT("sandbox.uid_base", uid_base, 1000, 1 << 30,
+             "Snippets of fork server i run as uid_base + i (unused uids; each worker has its own)."),
+      VF_INT("sandbox.tmp_mb", tmp_mb, 16, 1 << 20, "Size of each fork server's private /tmp, in MiB."),
       VF_INT("verifier.max_answer_chars", max_answer_chars, 1, 1 << 24,
              "Longest answer the verifier accepts as well-formed."),
       VF_INT("pipeline.executor_credits", executor_credits, 1, 1 << 20,
@@ -273,6 +300,13 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
       return Error{"--set " + key + "=" + text + ": " + err};
     f->set(c, v);
   }
+  if (c.sandbox_mode != "fork-server" && c.sandbox_mode != "fresh-interpreter")
+    return Error{"key 'sandbox.mode': unknown mode '" + c.sandbox_mode + "' (available: fork-server, fresh-interpreter)"};
+  for (const auto* list : {&c.import_aliases, &c.distribution_modules})
+    for (const auto& entry : *list)
+      if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
+        return Error{"'" + entry + "': expected name=module in sandbox." +
+                     std::string(list == &c.import_aliases ? "import_aliases" : "distribution_modules")};
   if (c.generator != "variant")
     return Error{"key 'generator.kind': unknown generator '" + c.generator + "' (available: variant)"};
   return c;

@@ -35,6 +35,17 @@ struct JobConfig {
   uint64_t memory_mb = 4096;
   uint64_t max_output_bytes = 1 << 20;
   uint32_t runs_per_item = 2;          // determinism check
+  uint32_t cpu_seconds = 0;            // 0: timeout_s + 1
+  uint64_t max_file_mb = 64;
+  // sandbox
+  std::string sandbox_mode = "fork-server";
+  bool contain = true;
+  std::vector<std::string> preimport;
+  std::vector<std::string> import_aliases = {"Crypto=Cryptodome"};
+  std::vector<std::string> distribution_modules;  // extra "dist=module" entries
+  uint32_t max_processes = 64;
+  uint32_t uid_base = 61000;
+  uint32_t tmp_mb = 512;
   // verifier
   uint64_t max_answer_chars = 2000;
   // pipeline (credits = items a stage may hold)

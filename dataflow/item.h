@@ -74,8 +74,9 @@ struct Item {
   std::vector<Execution> executions;
   std::string reject_reason;         // stable machine-readable code
   std::string reject_detail;         // human-readable explanation
+  std::vector<std::string> required_modules;  // import names the seed declares
   MSGPACK_DEFINE(id, state, question, rationale, reference_answer, answer, generator,
-                 provenance, substitutions, executions, reject_reason, reject_detail)
+                 provenance, substitutions, executions, reject_reason, reject_detail, required_modules)
 
   ItemState item_state() const { return static_cast<ItemState>(state); }
 };

@@ -1,5 +1,7 @@
 #include "dataflow/sources.h"
 
+#include "sandbox/fork_server.h"
+
 namespace vf {
 
 Provenance provenance_of(const Seed& seed) {
@@ -13,6 +15,12 @@ Provenance provenance_of(const Seed& seed) {
   return p;
 }
 
+std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map) {
+  std::vector<std::string> out;
+  for (const auto& d : seed.required_dependencies) out.push_back(sandbox::module_for_distribution(d, map));
+  return out;
+}
+
 std::optional<Item> SeedSource::next() {
   if (next_ >= seeds_.size()) return std::nullopt;
   const Seed& s = seeds_[next_];
@@ -23,11 +31,15 @@ std::optional<Item> SeedSource::next() {
   item.reference_answer = s.final_answer;
   item.generator = "seed";
   item.provenance = provenance_of(s);
+  item.required_modules = required_modules(s, modules_);
   return item;
 }
 
-VariantSource::VariantSource(std::vector<Seed> seeds, uint64_t random_seed, VariantOptions options)
-    : seeds_(std::move(seeds)), generator_(std::make_unique<VariantGenerator>(seeds_, random_seed, options)) {}
+VariantSource::VariantSource(std::vector<Seed> seeds, uint64_t random_seed, VariantOptions options,
+                             DistributionModules modules)
+    : seeds_(std::move(seeds)),
+      generator_(std::make_unique<VariantGenerator>(seeds_, random_seed, options)),
+      modules_(std::move(modules)) {}
 
 std::optional<Item> VariantSource::next() {
   auto c = generator_->next();
@@ -40,6 +52,7 @@ std::optional<Item> VariantSource::next() {
   item.reference_answer = s.final_answer;
   item.generator = "variant";
   item.provenance = provenance_of(s);
+  item.required_modules = required_modules(s, modules_);
   item.substitutions = std::move(c->substitutions);
   return item;
 }

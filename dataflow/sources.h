@@ -7,6 +7,7 @@
 // Not thread-safe; one owner (the generator actor), which owns the seeds.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,20 +28,28 @@ class ItemSource {
 
 Provenance provenance_of(const Seed& seed);
 
+// Import names of the modules a seed declares, through the distribution map
+// ("pycryptodome" -> "Crypto"; others: the name with '-' as '_').
+using DistributionModules = std::map<std::string, std::string>;
+std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map);
+
 class SeedSource final : public ItemSource {
  public:
-  explicit SeedSource(std::vector<Seed> seeds) : seeds_(std::move(seeds)) {}
+  SeedSource(std::vector<Seed> seeds, DistributionModules modules)
+      : seeds_(std::move(seeds)), modules_(std::move(modules)) {}
   std::optional<Item> next() override;
   std::string end_reason() const override { return "seeds-done"; }
 
  private:
   std::vector<Seed> seeds_;
+  DistributionModules modules_;
   size_t next_ = 0;
 };
 
 class VariantSource final : public ItemSource {
  public:
-  VariantSource(std::vector<Seed> seeds, uint64_t random_seed, VariantOptions options);
+  VariantSource(std::vector<Seed> seeds, uint64_t random_seed, VariantOptions options,
+                DistributionModules modules = {});
   std::optional<Item> next() override;
   std::string end_reason() const override { return "exhausted"; }
   size_t eligible_seeds() const { return generator_->eligible_seeds(); }
@@ -48,6 +57,7 @@ class VariantSource final : public ItemSource {
  private:
   std::vector<Seed> seeds_;
   std::unique_ptr<VariantGenerator> generator_;  // refers to seeds_
+  DistributionModules modules_;
   uint64_t next_id_ = 0;
 };
 

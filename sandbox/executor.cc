@@ -56,8 +56,13 @@ std::string last_lines(const std::string& s, int n) {
   return t.substr(pos + 1);
 }
 
-// Environment for a snippet: nothing inherited but what numerical libraries
-// need to run correctly on this CPU (OpenBLAS core-type overrides).
+void set_limit(int resource, rlim_t value) {
+  struct rlimit rl {value, value};
+  setrlimit(resource, &rl);
+}
+
+}  // namespace
+
 std::vector<std::string> snippet_environment(const std::string& home) {
   std::vector<std::string> env = {
       "PATH=/usr/bin:/bin",
@@ -79,12 +84,15 @@ std::vector<std::string> snippet_environment(const std::string& home) {
   return env;
 }
 
-void set_limit(int resource, rlim_t value) {
-  struct rlimit rl {value, value};
-  setrlimit(resource, &rl);
+uint32_t RunLimits::effective_cpu_seconds() const {
+  return cpu_seconds ? cpu_seconds : static_cast<uint32_t>(std::ceil(wall_timeout_s)) + 1;
 }
 
-}  // namespace
+RunStatus parse_status(std::string_view name) {
+  for (uint8_t s = 0; s <= static_cast<uint8_t>(RunStatus::kSandboxFailure); ++s)
+    if (to_string(static_cast<RunStatus>(s)) == name) return static_cast<RunStatus>(s);
+  return RunStatus::kSandboxFailure;
+}
 
 void classify_exit(RunResult& r, bool timed_out, bool output_overflow) {
   static const std::regex kMissing(R"(ModuleNotFoundError: No module named '([^']+)')");
@@ -177,8 +185,7 @@ RunResult run_python(const std::string& python, const RunRequest& request) {
   std::string arg0 = python, arg_s = "-s", arg_b = "-B", arg_script = script;
   char* argv[] = {arg0.data(), arg_s.data(), arg_b.data(), arg_script.data(), nullptr};
   const auto& lim = request.limits;
-  const rlim_t cpu = lim.cpu_seconds ? lim.cpu_seconds
-                                     : static_cast<rlim_t>(std::ceil(lim.wall_timeout_s)) + 1;
+  const rlim_t cpu = lim.effective_cpu_seconds();
   const rlim_t as = static_cast<rlim_t>(lim.address_space_mb) << 20;
   const rlim_t fsize = static_cast<rlim_t>(lim.max_file_bytes);
 

@@ -47,6 +47,9 @@ struct RunLimits {
   uint64_t address_space_mb = 4096;  // numpy/OpenBLAS reserve a lot of virtual memory
   uint64_t max_output_bytes = 1 << 20;
   uint64_t max_file_bytes = 64ull << 20;
+  uint32_t max_processes = 64;       // processes + threads of one snippet (fork server)
+
+  uint32_t effective_cpu_seconds() const;
 };
 
 struct RunResult {
@@ -62,6 +65,8 @@ struct RunResult {
 struct RunRequest {
   std::string code;
   RunLimits limits;
+  // Modules the seed declares; a missing one is reported without running.
+  std::vector<std::string> required_modules;
 };
 
 struct ExecutorOptions {
@@ -72,23 +77,38 @@ struct ExecutorOptions {
 // Runs one snippet on the calling thread.
 RunResult run_python(const std::string& python, const RunRequest& request);
 
+// The environment snippets (and fork servers) run with: nothing inherited but
+// what numerical libraries need on this CPU, stable hashing, one BLAS thread.
+std::vector<std::string> snippet_environment(const std::string& home);
+
+// Parses a status name ("ok", "timeout", ...) as printed by to_string().
+RunStatus parse_status(std::string_view name);
+
 // Classifies a finished process from its exit and stderr (exposed for tests).
 void classify_exit(RunResult& r, bool timed_out, bool output_overflow);
 
-class ExecutorPool {
+// What every executor offers: asynchronous snippet runs.
+class Executor {
  public:
   using Callback = std::function<void(RunResult)>;
+  virtual ~Executor() = default;
+  // Queues a snippet; never blocks. `done` runs on a pool thread, exactly
+  // once (with kSandboxFailure if the pool shuts down first).
+  virtual void submit(RunRequest request, Callback done) = 0;
+  virtual unsigned workers() const = 0;
+};
 
+// The baseline: a fresh interpreter per snippet (what Loong's verifier does).
+class ExecutorPool final : public Executor {
+ public:
   explicit ExecutorPool(ExecutorOptions options);
-  ~ExecutorPool();
+  ~ExecutorPool() override;
   ExecutorPool(const ExecutorPool&) = delete;
   ExecutorPool& operator=(const ExecutorPool&) = delete;
 
-  // Queues a snippet; never blocks. `done` runs on a pool thread, exactly
-  // once (with kSandboxFailure if the pool shuts down first).
-  void submit(RunRequest request, Callback done);
+  void submit(RunRequest request, Callback done) override;
 
-  unsigned workers() const { return static_cast<unsigned>(threads_.size()); }
+  unsigned workers() const override { return static_cast<unsigned>(threads_.size()); }
   size_t queued() const;
 
  private:

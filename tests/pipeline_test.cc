@@ -28,22 +28,12 @@ Run run_pipeline(const std::string& out_dir, std::vector<std::string> overrides)
   auto seeds = load_seeds(c->seeds);
   REQUIRE(seeds.problems.empty());
   JobSpec spec;
-  spec.source = std::make_shared<VariantSource>(seeds.seeds, c->random_seed, VariantOptions{c->attempts_per_slot});
+  apply_config(*c, seeds.seeds, {out_dir}, spec);
+  spec.source = std::make_shared<VariantSource>(seeds.seeds, c->random_seed, VariantOptions{c->attempts_per_slot},
+                                                distribution_modules(*c));
   spec.check = make_check("execution", {c->max_answer_chars});
-  spec.generator = {c->effective_max_generated(), c->batch_size, c->progress_interval_ms};
-  spec.executor.pool = {c->python, c->executor_workers};
-  spec.executor.limits.wall_timeout_s = c->timeout_s;
-  spec.executor.runs_per_item = c->runs_per_item;
-  spec.executor.capacity = c->executor_credits;
-  spec.executor.batch_size = c->batch_size;
-  spec.executor.report_interval_ms = c->progress_interval_ms;
-  spec.verifier = {c->verifier_credits, c->batch_size, c->progress_interval_ms};
   spec.writer.out_dir = out_dir;
   spec.writer.target = c->target_accepted;
-  spec.writer.capacity = c->writer_credits;
-  spec.writer.delay_ms = c->writer_delay_ms;
-  spec.writer.report_interval_ms = c->progress_interval_ms;
-  spec.writer.job_name = c->name;
   Run run;
   spec.on_progress = [&](const std::map<std::string, wire::StageReport>& s) {
     auto g = s.find("generator"), w = s.find("writer");

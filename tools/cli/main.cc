@@ -111,29 +111,6 @@ class ProgressLine {
   std::chrono::steady_clock::time_point start_;
 };
 
-void fill_stage_options(const JobConfig& c, JobSpec& spec) {
-  spec.generator.max_items = c.effective_max_generated();
-  spec.generator.batch_size = c.batch_size;
-  spec.generator.report_interval_ms = c.progress_interval_ms;
-  spec.executor.pool.python = c.python;
-  spec.executor.pool.workers = c.executor_workers;
-  spec.executor.limits.wall_timeout_s = c.timeout_s;
-  spec.executor.limits.address_space_mb = c.memory_mb;
-  spec.executor.limits.max_output_bytes = c.max_output_bytes;
-  spec.executor.runs_per_item = c.runs_per_item;
-  spec.executor.capacity = c.executor_credits;
-  spec.executor.batch_size = c.batch_size;
-  spec.executor.report_interval_ms = c.progress_interval_ms;
-  spec.verifier.capacity = c.verifier_credits;
-  spec.verifier.batch_size = c.batch_size;
-  spec.verifier.report_interval_ms = c.progress_interval_ms;
-  spec.writer.capacity = c.writer_credits;
-  spec.writer.sync = c.sync_writes;
-  spec.writer.delay_ms = c.writer_delay_ms;
-  spec.writer.report_interval_ms = c.progress_interval_ms;
-  spec.writer.job_name = c.name;
-}
-
 // Runs the job with a progress line on a terminal and Ctrl-C handling.
 JobOutcome run_with_progress(JobSpec spec, bool no_progress, bool seed_check) {
   ProgressLine progress(!no_progress && isatty(STDERR_FILENO));
@@ -171,7 +148,8 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
                  out_dir.c_str());
     return 1;
   }
-  auto source = std::make_shared<VariantSource>(seeds.seeds, c.random_seed, VariantOptions{c.attempts_per_slot});
+  auto source = std::make_shared<VariantSource>(seeds.seeds, c.random_seed, VariantOptions{c.attempts_per_slot},
+                                                distribution_modules(c));
   if (source->eligible_seeds() == 0) {
     std::fprintf(stderr,
                  "veriforge: none of the %zu seeds is eligible for the variant generator (a seed needs a "
@@ -190,7 +168,7 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
                seeds.seeds.size(), source->eligible_seeds(), c.target_accepted, out_dir);
 
   JobSpec spec;
-  fill_stage_options(c, spec);
+  apply_config(c, seeds.seeds, {out_dir}, spec);
   spec.source = source;
   source.reset();
   spec.check = make_check("execution", {c.max_answer_chars});
@@ -253,10 +231,12 @@ int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& o
     std::fclose(f);
   }
   JobSpec spec;
-  fill_stage_options(c, spec);
+  std::vector<std::string> hide;
+  if (!out_file.empty()) hide.push_back(out_file);
+  apply_config(c, seeds.seeds, hide, spec);
   spec.generator.max_items = 0;
   spec.executor.runs_per_item = 1;
-  spec.source = std::make_shared<SeedSource>(seeds.seeds);
+  spec.source = std::make_shared<SeedSource>(seeds.seeds, distribution_modules(c));
   spec.check = make_check("seed-match", {c.max_answer_chars});
   spec.writer.mode = WriterMode::kSeedCheck;
   spec.writer.results_file = out_file;
