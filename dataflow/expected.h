@@ -24,7 +24,11 @@ class Expected {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() { return value(); }
-  const std::string& error() const { return std::get<1>(v_).message; }
+  // The error message; empty when there is a value.
+  const std::string& error() const {
+    static const std::string kNone;
+    return ok() ? kNone : std::get<1>(v_).message;
+  }
 
  private:
   std::variant<T, Error> v_;

@@ -221,6 +221,9 @@ def child(req, cfg, workdir, out_w, err_w, devnull):
         resource.setrlimit(resource.RLIMIT_FSIZE, (req["file_mb"] << 20, req["file_mb"] << 20))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+        # An unlimited stack (ulimit -s unlimited) lets runaway C recursion
+        # eat all memory before anything stops it; 8 MiB is the usual default.
+        resource.setrlimit(resource.RLIMIT_STACK, (8 << 20, 8 << 20))
         if cfg["drop_to_uid"] >= 0:
             resource.setrlimit(resource.RLIMIT_NPROC, (req["nproc"], req["nproc"]))
             os.setgroups([])
