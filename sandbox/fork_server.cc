@@ -204,7 +204,7 @@ class ForkServerPool::Slot {
     // The server enforces the wall timeout itself; allow it time to kill and
     // reap before declaring it wedged.
     auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(lim.wall_timeout_s + 10.0));
+                                       std::chrono::duration<double>(lim.wall_timeout_s + options_.wedged_after_s));
     msgpack::object_handle resp;
     std::string why;
     if (!read_frame(from_, resp, deadline, why)) return Error{why + stderr_tail()};

@@ -44,6 +44,7 @@ struct SandboxOptions {
   uint32_t uid_base = 61000;                     // worker i runs snippets as uid_base + i
   uint32_t tmp_mb = 512;                         // size of each server's private /tmp
   double start_timeout_s = 120;                  // pre-importing scipy takes a while
+  double wedged_after_s = 10;                    // no answer this long past a snippet's timeout: replace the server
 };
 
 // What the servers reported when they started.

@@ -53,7 +53,7 @@ struct Fixture {
   std::unique_ptr<ForkServerPool> pool;
   std::vector<int> servers;
 
-  explicit Fixture(std::vector<std::string> preimport = {}) {
+  explicit Fixture(std::vector<std::string> preimport = {}, double wedged_after_s = 10) {
     REQUIRE_MESSAGE(geteuid() == 0, "the sandbox's containment tests need root");
     setenv("VERIFORGE_TEST_SECRET", "hunter2-secret", 1);
     // A stand-in for the job's RocksDB folder, outside /tmp.
@@ -66,6 +66,7 @@ struct Fixture {
     o.preimport = std::move(preimport);
     o.aliases = default_import_aliases();
     o.hide_paths = {"/root", "/home", "/etc/shadow", secret_dir.string()};
+    o.wedged_after_s = wedged_after_s;
     auto p = ForkServerPool::start(o);
     REQUIRE_MESSAGE(p.ok(), p.error());
     pool = std::move(p.value());
@@ -406,4 +407,34 @@ TEST_CASE("a server killed from outside is replaced and the snippet retried") {
   CHECK(f.pool->restarts() >= 1);
   CHECK(f.submit("print(2 + 2)").get().output == "4");
   f.servers = f.pool->server_pids();
+}
+
+TEST_CASE("a wedged server is replaced and the snippet retried") {
+  Fixture f({}, 1.0);
+  RunLimits limits;
+  limits.wall_timeout_s = 1;
+  for (int pid : f.servers) kill(-pid, SIGSTOP);  // the server and its namespace: no answer ever
+  auto r = f.submit("print('answered')", limits).get();
+  CHECK(r.status == RunStatus::kOk);
+  CHECK(r.output == "answered");
+  CHECK(f.pool->restarts() >= 1);
+  f.servers = f.pool->server_pids();
+}
+
+TEST_CASE("limits: CPU time, file size and disk space are named") {
+  Fixture f;
+  RunLimits cpu;
+  cpu.wall_timeout_s = 10;
+  cpu.cpu_seconds = 1;
+  auto r = f.submit("while True:\n    pass\n", cpu).get();
+  CHECK(r.status == RunStatus::kKilledByLimit);
+  CHECK(r.detail == "cpu-time");
+  RunLimits file;
+  file.max_file_bytes = 1 << 20;
+  auto big = f.submit("open('big', 'wb').write(b'x' * (4 << 20))\n", file).get();
+  CHECK(big.status == RunStatus::kKilledByLimit);
+  CHECK(big.detail == "file-size");
+  auto disk = f.submit("for i in range(10000):\n    open('f%d' % i, 'wb').write(b'x' * (32 << 20))\n").get();
+  CHECK(disk.status == RunStatus::kKilledByLimit);
+  CHECK(disk.detail == "disk-space");
 }
