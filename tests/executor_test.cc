@@ -94,7 +94,7 @@ TEST_CASE("the pool runs snippets concurrently and calls back exactly once each"
   std::vector<std::string> outputs;
   const int n = 12;
   for (int i = 0; i < n; ++i) {
-    pool.submit({"print(" + std::to_string(i) + " * 2)", {}}, [&](RunResult r) {
+    pool.submit({"print(" + std::to_string(i) + " * 2)", {}, {}}, [&](RunResult r) {
       std::lock_guard<std::mutex> lock(mu);
       outputs.push_back(r.output);
       cv.notify_all();
@@ -114,7 +114,7 @@ TEST_CASE("destroying the pool fails queued snippets instead of dropping them") 
   {
     ExecutorPool pool({kPython, 1});
     for (int i = 0; i < 5; ++i)
-      pool.submit({"import time\ntime.sleep(0.2)\nprint(1)", {}}, [&](RunResult r) {
+      pool.submit({"import time\ntime.sleep(0.2)\nprint(1)", {}, {}}, [&](RunResult r) {
         ++total;
         if (r.status == RunStatus::kSandboxFailure) ++failed;
       });
