@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,9 +26,11 @@ using Clock = std::chrono::steady_clock;
 
 // --- frames: 4-byte big-endian length + msgpack map -------------------------
 
+// The request channel is a socket so that a server that died makes send()
+// fail with EPIPE instead of killing this process with SIGPIPE.
 bool write_all(int fd, const char* data, size_t size) {
   while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     data += n;
@@ -127,7 +130,8 @@ class ForkServerPool::Slot {
   Status start(ModuleReport* report) {
     stop();
     int to[2], from[2], err[2];
-    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, to) != 0 || pipe2(from, O_CLOEXEC) != 0 ||
+        pipe2(err, O_CLOEXEC) != 0)
       return Error{std::string("pipe: ") + std::strerror(errno)};
     std::vector<std::string> env_strings = snippet_environment("/tmp");
     std::vector<char*> envp;

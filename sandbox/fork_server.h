@@ -14,7 +14,8 @@
 // Namespaces need root (or CAP_SYS_ADMIN); without them the pool still runs,
 // says so in warnings(), and snippets keep only the rlimits and process group.
 //
-// Each worker slot has its own thread that talks to its server over pipes
+// Each worker slot has its own thread that talks to its server over a socket
+// (requests; a dead server gives EPIPE, not SIGPIPE) and a pipe (answers)
 // with length-prefixed msgpack frames; actors only submit() and get a
 // callback. A server that dies or stops answering is killed and replaced; the
 // snippet it held is retried once on the fresh server, then reported as

@@ -406,6 +406,13 @@ TEST_CASE("a server killed from outside is replaced and the snippet retried") {
   CHECK(r.output == "survived");
   CHECK(f.pool->restarts() >= 1);
   CHECK(f.submit("print(2 + 2)").get().output == "4");
+  // Servers killed while idle: the next request is written to a dead server
+  // (EPIPE, not SIGPIPE for this process) and goes to a fresh one.
+  for (int pid : f.pool->server_pids()) kill(pid, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto a = f.submit("print('a')"), b = f.submit("print('b')");
+  CHECK(a.get().output == "a");
+  CHECK(b.get().output == "b");
   f.servers = f.pool->server_pids();
 }
 

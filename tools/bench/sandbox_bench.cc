@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
     {
       // Pool start-up (servers importing the modules) counts, as the
       // harness's own imports do.
-      Way w{"pool"};
+      Way w;
+      w.name = "pool";
       w.seconds = timed(
           [&] {
             SandboxOptions o;
@@ -187,12 +188,14 @@ int main(int argc, char** argv) {
       ways.push_back(std::move(w));
     }
     {
-      Way w{"harness"};
+      Way w;
+      w.name = "harness";
       w.seconds = timed([&] { return run_harness(seeds, preimport, workers, timeout); }, w.results);
       ways.push_back(std::move(w));
     }
     if (!skip_baseline) {
-      Way w{"baseline"};
+      Way w;
+      w.name = "baseline";
       w.seconds = timed(
           [&] {
             ExecutorPool fresh({"/usr/bin/python3", workers});
