@@ -70,10 +70,4 @@ wire::stage_actor spawn_verifier(caf::actor_system& sys, std::shared_ptr<const C
                                  VerifierOptions options, wire::downstream_actor next, wire::monitor_actor monitor);
 wire::writer_actor spawn_writer(caf::actor_system& sys, WriterOptions options, wire::monitor_actor monitor);
 
-// Items currently held by a stage's inbound side, for reports and tests.
-struct StageLinkStats {
-  uint64_t received = 0;
-  uint64_t sent = 0;
-};
-
 }  // namespace vf
