@@ -1,5 +1,7 @@
 #include "sandbox/executor.h"
 
+#include "sandbox/run_queue.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -296,50 +298,25 @@ RunResult run_python(const std::string& python, const RunRequest& request) {
   return finish(r);
 }
 
-ExecutorPool::ExecutorPool(ExecutorOptions options) : options_(std::move(options)) {
+ExecutorPool::ExecutorPool(ExecutorOptions options)
+    : options_(std::move(options)), queue_(std::make_unique<RunQueue>()) {
   unsigned n = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
 }
 
 ExecutorPool::~ExecutorPool() {
-  std::deque<std::pair<RunRequest, Callback>> abandoned;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    abandoned.swap(queue_);
-  }
-  cv_.notify_all();
+  queue_->shutdown();
   for (auto& t : threads_) t.join();
-  for (auto& [req, done] : abandoned) {
-    RunResult r;
-    r.detail = "executor pool shut down before the snippet ran";
-    done(std::move(r));
-  }
+  queue_->fail_abandoned();
 }
 
-void ExecutorPool::submit(RunRequest request, Callback done) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(request), std::move(done));
-  }
-  cv_.notify_one();
-}
+void ExecutorPool::submit(RunRequest request, Callback done) { queue_->push(std::move(request), std::move(done)); }
 
-size_t ExecutorPool::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
-}
+size_t ExecutorPool::queued() const { return queue_->size(); }
 
 void ExecutorPool::work() {
-  for (;;) {
-    std::pair<RunRequest, Callback> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
+  RunQueue::Job job;
+  while (queue_->take(job)) {
     RunResult result;
     try {
       result = run_python(options_.python, job.first);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -28,6 +29,8 @@
 #include <vector>
 
 namespace vf::sandbox {
+
+class RunQueue;
 
 enum class RunStatus : uint8_t {
   kOk = 0,
@@ -115,10 +118,7 @@ class ExecutorPool final : public Executor {
   void work();
 
   ExecutorOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<RunRequest, Callback>> queue_;
-  bool stopping_ = false;
+  std::unique_ptr<RunQueue> queue_;
   std::vector<std::thread> threads_;
 };
 

@@ -1,5 +1,7 @@
 #include "sandbox/fork_server.h"
 
+#include "sandbox/run_queue.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -291,7 +293,8 @@ class ForkServerPool::Slot {
 
 // --- the pool ---------------------------------------------------------------------
 
-ForkServerPool::ForkServerPool(SandboxOptions options) : options_(std::move(options)) {}
+ForkServerPool::ForkServerPool(SandboxOptions options)
+    : options_(std::move(options)), queue_(std::make_unique<RunQueue>()) {}
 
 Expected<std::unique_ptr<ForkServerPool>> ForkServerPool::start(SandboxOptions options) {
   std::unique_ptr<ForkServerPool> pool(new ForkServerPool(std::move(options)));
@@ -322,29 +325,13 @@ Expected<std::unique_ptr<ForkServerPool>> ForkServerPool::start(SandboxOptions o
 }
 
 ForkServerPool::~ForkServerPool() {
-  std::deque<std::pair<RunRequest, Callback>> abandoned;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    abandoned.swap(queue_);
-  }
-  cv_.notify_all();
+  queue_->shutdown();
   for (auto& t : threads_) t.join();
   for (auto& s : slots_) s->stop();
-  for (auto& [req, done] : abandoned) {
-    RunResult r;
-    r.detail = "executor pool shut down before the snippet ran";
-    done(std::move(r));
-  }
+  queue_->fail_abandoned();
 }
 
-void ForkServerPool::submit(RunRequest request, Callback done) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(request), std::move(done));
-  }
-  cv_.notify_one();
-}
+void ForkServerPool::submit(RunRequest request, Callback done) { queue_->push(std::move(request), std::move(done)); }
 
 std::vector<int> ForkServerPool::server_pids() const {
   std::vector<int> out;
@@ -352,19 +339,10 @@ std::vector<int> ForkServerPool::server_pids() const {
   return out;
 }
 
-bool ForkServerPool::take(std::pair<RunRequest, Callback>& job) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-  if (stopping_) return false;
-  job = std::move(queue_.front());
-  queue_.pop_front();
-  return true;
-}
-
 std::string ForkServerPool::missing_required(const RunRequest& request) {
   for (const auto& m : request.required_modules) {
     if (!report_.missing.count(m)) continue;
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(missing_mu_);
     if (reported_missing_.insert(m).second)
       spdlog::warn("component=sandbox event=missing-dependency module={} error=\"{}\"", m, report_.missing.at(m));
     return m;
@@ -396,8 +374,8 @@ RunResult ForkServerPool::run_with_retry(Slot& slot, const RunRequest& request) 
 }
 
 void ForkServerPool::serve(Slot& slot) {
-  std::pair<RunRequest, Callback> job;
-  while (take(job)) {
+  RunQueue::Job job;
+  while (queue_->take(job)) {
     RunResult result;
     if (std::string missing = missing_required(job.first); !missing.empty()) {
       result.status = RunStatus::kMissingDependency;

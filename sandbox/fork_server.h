@@ -75,7 +75,6 @@ class ForkServerPool final : public Executor {
  private:
   explicit ForkServerPool(SandboxOptions options);
   void serve(Slot& slot);
-  bool take(std::pair<RunRequest, Callback>& job);
   RunResult run_with_retry(Slot& slot, const RunRequest& request);
   std::string missing_required(const RunRequest& request);
 
@@ -83,10 +82,8 @@ class ForkServerPool final : public Executor {
   ModuleReport report_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<RunRequest, Callback>> queue_;
-  bool stopping_ = false;
+  std::unique_ptr<RunQueue> queue_;
+  std::mutex missing_mu_;
   std::set<std::string> reported_missing_;  // log each missing module once per job
   std::atomic<uint64_t> restarts_{0};
   std::atomic<uint64_t> next_id_{1};
