@@ -116,7 +116,11 @@ check "exhausted job still writes its summary" contains "$WORK/small/summary.jso
 # --- SIGINT stops the job cleanly: every written line is whole ---------------
 "$VF" run "$SRC/configs/local.toml" --out "$WORK/intr" --set writer.delay_ms=100 --no-progress > /dev/null 2> "$WORK/intr.err" &
 pid=$!
-sleep 3
+# Interrupt once some records are out (at most 60 s), mid-job.
+for i in $(seq 600); do
+  [ -s "$WORK/intr/accepted.jsonl" ] && break
+  sleep 0.1
+done
 kill -INT $pid
 wait $pid
 check "SIGINT exits 130" test $? -eq 130

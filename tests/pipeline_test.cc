@@ -17,7 +17,7 @@ namespace {
 
 struct Run {
   JobOutcome outcome;
-  uint64_t max_in_flight = 0;  // generated minus written, seen in reports
+  uint64_t max_in_flight = 0;  // generated minus received by the writer, seen in reports
   std::vector<nlohmann::json> accepted;
 };
 
@@ -35,9 +35,15 @@ Run run_pipeline(const std::string& out_dir, std::vector<std::string> overrides)
   spec.writer.out_dir = out_dir;
   spec.writer.target = c->target_accepted;
   Run run;
+  // Evaluated when a new writer report arrives: the generator's last report
+  // was sent before it, so sent(then) - received(now) never overstates what
+  // was in flight, and a generator running ahead of credit still shows.
+  uint64_t last_writer_received = 0;
   spec.on_progress = [&](const std::map<std::string, wire::StageReport>& s) {
     auto g = s.find("generator"), w = s.find("writer");
-    if (g != s.end() && w != s.end() && g->second.sent > w->second.received)
+    if (g == s.end() || w == s.end() || w->second.received == last_writer_received) return;
+    last_writer_received = w->second.received;
+    if (g->second.sent > w->second.received)
       run.max_in_flight = std::max(run.max_in_flight, g->second.sent - w->second.received);
   };
   run.outcome = run_job(std::move(spec));
