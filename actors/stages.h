@@ -49,6 +49,7 @@ struct WriterOptions {
   WriterMode mode = WriterMode::kDataset;
   std::string out_dir;          // dataset: accepted.jsonl, rejected.jsonl, summary.json, db/
   std::string results_file;     // seed check: one JSON line per seed
+  std::string mismatches_file;  // seed check: the executed seeds whose output did not match
   std::string job_name = "job";
   uint64_t target = 0;          // accepted items to export (0: all)
   bool sync = false;

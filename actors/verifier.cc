@@ -32,6 +32,7 @@ class Verifier : public MiddleStage<wire::stage_actor::base> {
     // Items rejected upstream pass through untouched, reason intact.
     if (item.item_state() != ItemState::kExecuted) return item;
     Verdict v = check_->check(item);
+    item.verdict_note = std::move(v.note);
     if (v.accepted) {
       item.answer = std::move(v.answer);
       advance(item, ItemEvent::kAccept);

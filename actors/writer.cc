@@ -77,8 +77,11 @@ class Writer : public wire::writer_actor::base {
 
  private:
   Status init() {
-    if (options_.mode == WriterMode::kSeedCheck)
+    if (options_.mode == WriterMode::kSeedCheck) {
+      if (!options_.mismatches_file.empty())
+        if (auto s = mismatches_.open(options_.mismatches_file); !s) return s;
       return options_.results_file.empty() ? Status{} : results_.open(options_.results_file);
+    }
     if (auto s = accepted_.open(options_.out_dir + "/accepted.jsonl"); !s) return s;
     if (auto s = rejected_.open(options_.out_dir + "/rejected.jsonl"); !s) return s;
     auto store = JobStore::open(options_.out_dir + "/db", {options_.sync, true});
@@ -129,9 +132,17 @@ class Writer : public wire::writer_actor::base {
   Status write_seed_checks(std::vector<Item>& items) {
     for (auto& item : items) {
       tally_seeds_.add(item);
-      if (!results_.is_open()) continue;
-      if (auto s = results_.append(seed_check_record(item).dump()); !s) return s;
+      bool executed = !item.executions.empty() && item.executions.front().status == static_cast<uint8_t>(sandbox::RunStatus::kOk);
+      bool mismatch = executed && !item.reject_reason.empty();
+      if (!results_.is_open() && !(mismatch && mismatches_.is_open())) continue;
+      std::string line = seed_check_record(item).dump();
+      if (results_.is_open())
+        if (auto s = results_.append(line); !s) return s;
+      if (mismatch && mismatches_.is_open())
+        if (auto s = mismatches_.append(line); !s) return s;
     }
+    if (mismatches_.is_open())
+      if (auto s = mismatches_.flush(options_.sync); !s) return s;
     return results_.is_open() ? results_.flush(options_.sync) : Status{};
   }
 
@@ -269,7 +280,7 @@ class Writer : public wire::writer_actor::base {
   CommitGate gate_;
   Tally tally_;
   SeedCheckTally tally_seeds_;
-  LineFile accepted_, rejected_, results_;
+  LineFile accepted_, rejected_, results_, mismatches_;
   std::unique_ptr<JobStore> store_;
   std::map<uint64_t, Item> pending_park_;  // parked during the current batch
   uint64_t received_ = 0;

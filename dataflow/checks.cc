@@ -22,6 +22,12 @@ std::string reason_for_run_status(uint8_t status) {
 
 std::string normalize_answer(const std::string& s) { return collapse_whitespace(s); }
 
+equiv::Verdict judge_output(const std::string& gold, const std::string& output, const equiv::Policy& domain_policy) {
+  equiv::Policy p = domain_policy;
+  p.extract = equiv::ExtractMode::kNever;
+  return equiv::judge(gold, output, p);
+}
+
 namespace {
 
 bool printable_text(const std::string& s) {
@@ -83,10 +89,15 @@ Verdict ExecutionCheck::check(const Item& item) const {
     v.detail = "the question is empty";
     return v;
   }
-  if (!item.reference_answer.empty() && normalize_answer(first) == normalize_answer(item.reference_answer)) {
-    v.reason = "same-as-seed-answer";
-    v.detail = "the variant's answer equals the seed's answer '" + item.reference_answer.substr(0, 200) + "'";
-    return v;
+  if (!item.reference_answer.empty()) {
+    // A variant whose answer is the seed's (in any notation) did not really change the problem.
+    auto same = judge_output(item.reference_answer, first, options_.policies.for_domain(item.provenance.domain));
+    if (same.equivalent()) {
+      v.reason = "same-as-seed-answer";
+      v.detail = "the variant's answer '" + first.substr(0, 200) + "' equals the seed's answer '" +
+                 item.reference_answer.substr(0, 200) + "' (" + same.reason + ")";
+      return v;
+    }
   }
   v.accepted = true;
   v.answer = first;
@@ -97,10 +108,13 @@ Verdict SeedMatchCheck::check(const Item& item) const {
   Verdict v;
   if (failed_run(item, v)) return v;
   v.answer = item.executions.front().output;
-  if (normalize_answer(v.answer) != normalize_answer(item.reference_answer)) {
-    v.reason = "mismatch";
-    v.detail = "printed '" + v.answer.substr(0, 200) + "', final_answer is '" +
-               item.reference_answer.substr(0, 200) + "'";
+  auto e = judge_output(item.reference_answer, v.answer, options_.policies.for_domain(item.provenance.domain));
+  v.note = std::string(equiv::to_string(e.outcome)) + ": " + e.reason;
+  if (!e.gold_form.empty()) v.note += " | gold " + e.gold_form.substr(0, 300) + " | output " + e.pred_form.substr(0, 300);
+  if (!e.equivalent()) {
+    v.reason = e.outcome == equiv::Outcome::kUnparseable ? "unparseable-answer" : "mismatch";
+    v.detail = "printed '" + v.answer.substr(0, 200) + "', final_answer is '" + item.reference_answer.substr(0, 200) +
+               "': " + e.reason;
     return v;
   }
   v.accepted = true;
@@ -108,8 +122,8 @@ Verdict SeedMatchCheck::check(const Item& item) const {
 }
 
 std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options) {
-  if (kind == "execution") return std::make_unique<ExecutionCheck>(options);
-  if (kind == "seed-match") return std::make_unique<SeedMatchCheck>();
+  if (kind == "execution") return std::make_unique<ExecutionCheck>(std::move(options));
+  if (kind == "seed-match") return std::make_unique<SeedMatchCheck>(std::move(options));
   return nullptr;
 }
 

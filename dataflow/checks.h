@@ -3,16 +3,17 @@
 // reason code for every rejection; it never mutates shared state.
 //
 // Today: ExecutionCheck (the `run` job: accept an answer that came from
-// successful, deterministic executions, is well-formed and is not the seed's
-// own answer) and SeedMatchCheck (`verify-seeds`: the rationale's output must
-// match the seed's final_answer). The answer-equivalence and solver issues
-// add checks behind the same interface.
+// successful, deterministic executions, is well-formed and is not equivalent
+// to the seed's own answer) and SeedMatchCheck (`verify-seeds`: the
+// rationale's output must be equivalent to the seed's final_answer). Both
+// judge answers with dataflow/equiv under the policy of the item's domain.
 // Thread-safety: checks are immutable after construction; check() is const.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "dataflow/equiv/equivalence.h"
 #include "dataflow/item.h"
 
 namespace vf {
@@ -22,6 +23,7 @@ struct Verdict {
   std::string answer;   // the answer the item will carry
   std::string reason;   // stable code, empty when accepted
   std::string detail;   // human-readable
+  std::string note;     // how an answer comparison was judged (accepted or not)
 };
 
 class Check {
@@ -33,11 +35,12 @@ class Check {
 
 struct CheckOptions {
   size_t max_answer_chars = 2000;
+  equiv::PolicySet policies;  // answer equivalence, per domain
 };
 
 class ExecutionCheck final : public Check {
  public:
-  explicit ExecutionCheck(CheckOptions options) : options_(options) {}
+  explicit ExecutionCheck(CheckOptions options) : options_(std::move(options)) {}
   std::string name() const override { return "execution"; }
   Verdict check(const Item& item) const override;
 
@@ -47,16 +50,22 @@ class ExecutionCheck final : public Check {
 
 class SeedMatchCheck final : public Check {
  public:
+  explicit SeedMatchCheck(CheckOptions options) : options_(std::move(options)) {}
   std::string name() const override { return "seed-match"; }
   Verdict check(const Item& item) const override;
+
+ private:
+  CheckOptions options_;
 };
 
 // Rejection reason for a failed run ("execution-error", "timeout", ...).
 std::string reason_for_run_status(uint8_t status);
 
-// Whitespace-collapsed, trimmed text: the comparison used until the
-// answer-equivalence issue brings math-aware matching.
+// Whitespace-collapsed, trimmed text (emptiness checks, string baselines).
 std::string normalize_answer(const std::string& s);
+
+// A program's printed output judged against a written answer: no extraction.
+equiv::Verdict judge_output(const std::string& gold, const std::string& output, const equiv::Policy& domain_policy);
 
 std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options);
 

@@ -62,6 +62,12 @@ std::string join(const std::vector<std::string>& v) {
         [](const JobConfig& c) { return str(c.MEMBER); }                                         \
   }
 
+#define VF_NUM(KEY, MEMBER, DESC)                                                       \
+  Field {                                                                               \
+    KEY, Kind::kNumber, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.d; }, \
+        [](const JobConfig& c) { return str(c.MEMBER); }                                \
+  }
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       {"name", Kind::kString, "Job name, written into outputs and job metadata.", 0, 0,
@@ -124,6 +130,30 @@ const std::vector<Field>& fields() {
       VF_INT("sandbox.tmp_mb", tmp_mb, 16, 1 << 20, "Size of each fork server's private /tmp, in MiB."),
       VF_INT("verifier.max_answer_chars", max_answer_chars, 1, 1 << 24,
              "Longest answer the verifier accepts as well-formed."),
+      VF_NUM("equivalence.float_noise_rel", equiv_float_noise_rel,
+             "Relative difference allowed between an exact gold (integer, fraction) and a float-printed "
+             "prediction: 299.999999999999 equals 300, 41.999 does not equal 42."),
+      VF_NUM("equivalence.symbolic_rel", equiv_symbolic_rel,
+             "Relative difference allowed between a symbolic gold (pi, sqrt(2)) and a decimal prediction."),
+      VF_NUM("equivalence.exact_rel", equiv_exact_rel,
+             "Relative difference below which two exact forms evaluated numerically are the same number."),
+      {"equivalence.integer_gold", Kind::kString,
+       "\"exact\": an integer gold means exactly that integer; \"significant-figures\": \"51\" means 51 to two "
+       "significant figures (physics, chemistry). Decimal golds always accept values that round to them.",
+       0, 0, [](JobConfig& c, const Value& v) { c.equiv_integer_gold = v.s; },
+       [](const JobConfig& c) { return c.equiv_integer_gold; }},
+      {"equivalence.percent_as_fraction", Kind::kBool, "A percentage gold (25%) also accepts its fraction (0.25).",
+       0, 0, [](JobConfig& c, const Value& v) { c.equiv_percent_as_fraction = v.b; },
+       [](const JobConfig& c) { return std::string(c.equiv_percent_as_fraction ? "true" : "false"); }},
+      {"equivalence.require_units", Kind::kBool,
+       "A gold with a unit (51 atm) needs a prediction with a compatible unit; off: a bare number is compared.", 0, 0,
+       [](JobConfig& c, const Value& v) { c.equiv_require_units = v.b; },
+       [](const JobConfig& c) { return std::string(c.equiv_require_units ? "true" : "false"); }},
+      {"equivalence.domains", Kind::kStringList,
+       "Per-domain policies, matched to metadata.domain case-insensitively: "
+       "\"Physics: integer_gold=significant-figures, symbolic_rel=1e-3\".",
+       0, 0, [](JobConfig& c, const Value& v) { c.equiv_domains = v.list; },
+       [](const JobConfig& c) { return join(c.equiv_domains); }},
       VF_INT("pipeline.executor_credits", executor_credits, 1, 1 << 20,
              "Items the executor stage may hold (credit granted to the generator)."),
       VF_INT("pipeline.verifier_credits", verifier_credits, 1, 1 << 20,
@@ -309,7 +339,30 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
                      std::string(list == &c.import_aliases ? "import_aliases" : "distribution_modules")};
   if (c.generator != "variant")
     return Error{"key 'generator.kind': unknown generator '" + c.generator + "' (available: variant)"};
+  if (auto p = equivalence_policies(c); !p) return Error{p.error()};
   return c;
+}
+
+Expected<equiv::PolicySet> equivalence_policies(const JobConfig& c) {
+  equiv::Policy base;
+  std::pair<const char*, double> numbers[] = {{"float_noise_rel", c.equiv_float_noise_rel},
+                                              {"symbolic_rel", c.equiv_symbolic_rel},
+                                              {"exact_rel", c.equiv_exact_rel}};
+  for (auto [key, value] : numbers) {
+    if (!(value >= 0 && value < 1))
+      return Error{std::string("key 'equivalence.") + key + "': must be in [0, 1), got " + str(value)};
+  }
+  base.float_noise_rel = c.equiv_float_noise_rel;
+  base.symbolic_rel = c.equiv_symbolic_rel;
+  base.exact_rel = c.equiv_exact_rel;
+  base.percent_as_fraction = c.equiv_percent_as_fraction;
+  base.require_units = c.equiv_require_units;
+  if (auto s = equiv::set_policy_field(base, "integer_gold", c.equiv_integer_gold); !s)
+    return Error{"key 'equivalence.integer_gold': " + s.error()};
+  equiv::PolicySet set(base);
+  for (const auto& rule : c.equiv_domains)
+    if (auto s = set.add_domain_rule(rule); !s) return Error{"key 'equivalence.domains': " + s.error()};
+  return set;
 }
 
 std::string describe(const JobConfig& config) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dataflow/equiv/equivalence.h"
 #include "dataflow/expected.h"
 
 namespace vf {
@@ -48,6 +49,15 @@ struct JobConfig {
   uint32_t tmp_mb = 512;
   // verifier
   uint64_t max_answer_chars = 2000;
+  // answer equivalence (dataflow/equiv), defaults for every domain
+  double equiv_float_noise_rel = 1e-9;
+  double equiv_symbolic_rel = 1e-6;
+  double equiv_exact_rel = 1e-12;
+  std::string equiv_integer_gold = "exact";
+  bool equiv_percent_as_fraction = true;
+  bool equiv_require_units = false;
+  std::vector<std::string> equiv_domains;  // "Physics: integer_gold=significant-figures, ..."
+
   // pipeline (credits = items a stage may hold)
   uint32_t executor_credits = 16;
   uint32_t verifier_credits = 32;
@@ -75,6 +85,9 @@ const std::vector<ConfigKey>& config_keys();
 
 // Loads `path` (may be empty: defaults only) and applies overrides ("key=value").
 Expected<JobConfig> load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The equivalence policies the config describes (default + per-domain rules).
+Expected<equiv::PolicySet> equivalence_policies(const JobConfig& config);
 
 // Stable text of the effective config (for job metadata and hashing).
 std::string describe(const JobConfig& config);

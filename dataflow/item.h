@@ -75,8 +75,10 @@ struct Item {
   std::string reject_reason;         // stable machine-readable code
   std::string reject_detail;         // human-readable explanation
   std::vector<std::string> required_modules;  // import names the seed declares
+  std::string verdict_note;          // how the verifier judged (equivalence reason), accepted or not
   MSGPACK_DEFINE(id, state, question, rationale, reference_answer, answer, generator,
-                 provenance, substitutions, executions, reject_reason, reject_detail, required_modules)
+                 provenance, substitutions, executions, reject_reason, reject_detail, required_modules,
+                 verdict_note)
 
   ItemState item_state() const { return static_cast<ItemState>(state); }
 };

@@ -106,6 +106,8 @@ json seed_check_record(const Item& item) {
             {"final_answer", item.reference_answer},
             {"match", match}};
   if (!detail.empty()) r["detail"] = detail;
+  if (!item.reject_reason.empty()) r["reason"] = item.reject_reason;
+  if (!item.verdict_note.empty()) r["equivalence"] = item.verdict_note;
   if (!item.executions.empty()) r["wall_ms"] = item.executions.front().wall_ms;
   return r;
 }

@@ -35,6 +35,9 @@ TEST_CASE("execution check rejects with a reason for every failure") {
   CHECK(check.check(executed({{RunStatus::kOk, "42"}, {RunStatus::kOk, "43"}})).reason == "nondeterministic");
   CHECK(check.check(executed({{RunStatus::kOk, "  "}})).reason == "empty-output");
   CHECK(check.check(executed({{RunStatus::kOk, "1"}}, "1")).reason == "same-as-seed-answer");
+  // The same answer in another notation is still the seed's answer.
+  CHECK(check.check(executed({{RunStatus::kOk, "1/2"}}, "\\frac{1}{2}")).reason == "same-as-seed-answer");
+  CHECK(check.check(executed({{RunStatus::kOk, "0.5"}}, "\\frac{1}{2}")).reason == "same-as-seed-answer");
   CHECK(check.check(executed({{RunStatus::kOk, "123456"}})).reason == "answer-too-long");
   CHECK(check.check(executed({{RunStatus::kTimeout, ""}})).reason == "timeout");
   CHECK(check.check(executed({{RunStatus::kError, ""}})).reason == "execution-error");
@@ -44,11 +47,28 @@ TEST_CASE("execution check rejects with a reason for every failure") {
   CHECK(check.check(Item{}).reason == "not-executed");
 }
 
-TEST_CASE("seed-match check compares the printed answer with final_answer") {
-  SeedMatchCheck check;
+TEST_CASE("seed-match check judges the printed answer against final_answer by equivalence") {
+  SeedMatchCheck check({});
   CHECK(check.check(executed({{RunStatus::kOk, "42\n"}}, " 42")).accepted);
+  CHECK(check.check(executed({{RunStatus::kOk, "1/2 + sqrt(5)/2"}}, "\\frac{1 + \\sqrt{5}}{2}")).accepted);
+  auto ok = check.check(executed({{RunStatus::kOk, "Interval.open(-4, 4)"}}, "(-4,4)"));
+  CHECK(ok.accepted);
+  CHECK(ok.note.find("equivalent") == 0);
   auto v = check.check(executed({{RunStatus::kOk, "41"}}, "42"));
   CHECK_FALSE(v.accepted);
   CHECK(v.reason == "mismatch");
   CHECK(v.answer == "41");
+  CHECK(v.detail.find("different exact values") != std::string::npos);
+}
+
+TEST_CASE("seed-match check applies the policy of the item's domain") {
+  CheckOptions options;
+  REQUIRE(options.policies.add_domain_rule("Physics: integer_gold=significant-figures"));
+  SeedMatchCheck check(options);
+  auto physics = executed({{RunStatus::kOk, "51.3 atm"}}, "51 atm");
+  physics.provenance.domain = "physics";
+  CHECK(check.check(physics).accepted);
+  auto math = executed({{RunStatus::kOk, "51.3"}}, "51");
+  math.provenance.domain = "Advanced Math";
+  CHECK_FALSE(check.check(math).accepted);
 }

@@ -1,7 +1,8 @@
 // veriforge: command-line entry point.
 //
 //   veriforge run CONFIG --out DIR [--set key=value]...
-//   veriforge verify-seeds FILE_OR_DIR... [--out FILE] [--config CONFIG] [--set key=value]...
+//   veriforge verify-seeds FILE_OR_DIR... [--out FILE] [--mismatches FILE] [--config CONFIG] [--set key=value]...
+//   veriforge equiv --gold G --pred P | --cases FILE.jsonl
 //   veriforge config-keys
 //
 // Exit codes: 0 success; 1 invalid input (seeds, config, arguments);
@@ -24,6 +25,7 @@
 #include "actors/job.h"
 #include "dataflow/config.h"
 #include "dataflow/seeds.h"
+#include "tools/cli/equiv_cmd.h"
 
 namespace fs = std::filesystem;
 using namespace vf;
@@ -171,7 +173,8 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
   apply_config(c, seeds.seeds, {out_dir}, spec);
   spec.source = source;
   source.reset();
-  spec.check = make_check("execution", {c.max_answer_chars});
+  auto policies = equivalence_policies(c);  // validated by load_config
+  spec.check = make_check("execution", {c.max_answer_chars, policies.value()});
   spec.writer.mode = WriterMode::kDataset;
   spec.writer.out_dir = out_dir;
   spec.writer.target = c.target_accepted;
@@ -208,7 +211,7 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
 }
 
 int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& out_file,
-                     const std::string& config_path, const std::vector<std::string>& overrides, bool skip_invalid,
+                     const std::string& mismatches_file, const std::string& config_path, const std::vector<std::string>& overrides, bool skip_invalid,
                      bool no_progress, const std::string& log_level) {
   auto config = load_config(config_path, overrides);
   if (!config) {
@@ -219,13 +222,14 @@ int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& o
   SeedSet seeds;
   if (!load_and_check_seeds(paths, skip_invalid || c.skip_invalid_seeds, seeds)) return 1;
   setup_logging("", log_level);
-  if (!out_file.empty()) {
+  for (const auto* file : {&out_file, &mismatches_file}) {
+    if (file->empty()) continue;
     std::error_code ec;
-    auto parent = fs::path(out_file).parent_path();
+    auto parent = fs::path(*file).parent_path();
     if (!parent.empty()) fs::create_directories(parent, ec);
-    std::FILE* f = std::fopen(out_file.c_str(), "w");  // a fresh report each run
+    std::FILE* f = std::fopen(file->c_str(), "w");  // a fresh report each run
     if (!f) {
-      std::fprintf(stderr, "veriforge: cannot write %s: %s\n", out_file.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "veriforge: cannot write %s: %s\n", file->c_str(), std::strerror(errno));
       return 1;
     }
     std::fclose(f);
@@ -233,13 +237,16 @@ int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& o
   JobSpec spec;
   std::vector<std::string> hide;
   if (!out_file.empty()) hide.push_back(out_file);
+  if (!mismatches_file.empty()) hide.push_back(mismatches_file);
   apply_config(c, seeds.seeds, hide, spec);
   spec.generator.max_items = 0;
   spec.executor.runs_per_item = 1;
   spec.source = std::make_shared<SeedSource>(seeds.seeds, distribution_modules(c));
-  spec.check = make_check("seed-match", {c.max_answer_chars});
+  auto policies = equivalence_policies(c);  // validated by load_config
+  spec.check = make_check("seed-match", {c.max_answer_chars, policies.value()});
   spec.writer.mode = WriterMode::kSeedCheck;
   spec.writer.results_file = out_file;
+  spec.writer.mismatches_file = mismatches_file;
   JobOutcome outcome = run_with_progress(std::move(spec), no_progress, true);
   if (!outcome.ok) {
     std::fprintf(stderr, "veriforge: verify-seeds failed: %s\n", outcome.error.c_str());
@@ -249,6 +256,7 @@ int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& o
   std::printf("%llu items in %.1f s\n", (unsigned long long)outcome.summary.value("items", 0ull),
               outcome.summary.value("elapsed_s", 0.0));
   if (!out_file.empty()) std::printf("results: %s\n", out_file.c_str());
+  if (!mismatches_file.empty()) std::printf("mismatches: %s\n", mismatches_file.c_str());
   return 0;
 }
 
@@ -276,14 +284,35 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand(
       "verify-seeds", "Execute every seed's rationale, compare with its final_answer, print a per-domain table.");
   std::vector<std::string> seed_paths;
-  std::string results_file, verify_config;
+  std::string results_file, mismatches_file, verify_config;
   verify->add_option("seeds", seed_paths, "Seed files or folders (JSON array or JSON Lines)")->required();
-  verify->add_option("--out", results_file, "Write one JSON line per seed here: status, output, match");
+  verify->add_option("--out", results_file, "Write one JSON line per seed here: status, output, match, equivalence");
+  verify->add_option("--mismatches", mismatches_file,
+                     "Write the executed seeds whose output is not equivalent to final_answer here (JSON lines)");
   verify->add_option("--config", verify_config, "Take executor settings from this config")->check(CLI::ExistingFile);
   verify->add_option("--set", overrides, "Override a config key, e.g. --set executor.timeout_s=30");
   verify->add_flag("--skip-invalid-seeds", skip_invalid, "Check the valid items, reporting the invalid ones");
   verify->add_flag("--no-progress", no_progress, "No progress line on the terminal");
   verify->add_option("--log-level", log_level, "Log level on the terminal");
+
+  auto* equiv = app.add_subcommand(
+      "equiv", "Judge whether answers are equivalent: one pair (--gold/--pred) or a JSONL file of cases (--cases).");
+  EquivArgs eq;
+  equiv->add_option("--gold", eq.gold, "Reference answer (LaTeX, sympy output, plain text)")
+      ->each([&](const std::string&) { eq.have_gold = true; });
+  equiv->add_option("--pred", eq.pred, "Predicted answer, or a chain-of-thought response to extract it from")
+      ->each([&](const std::string&) { eq.have_pred = true; });
+  equiv->add_option("--cases", eq.cases_file, "JSONL records {id, gold, pred[, expected][, domain]}")
+      ->check(CLI::ExistingFile);
+  equiv->add_option("--out", eq.out_file, "With --cases: write the JSON lines here instead of stdout");
+  equiv->add_option("--config", eq.config_path, "Take equivalence policies from this job config")
+      ->check(CLI::ExistingFile);
+  equiv->add_option("--set", eq.overrides, "Override a config key, e.g. --set equivalence.symbolic_rel=1e-4");
+  equiv->add_option("--policy", eq.policy, "Default policy settings, e.g. \"integer_gold=significant-figures\"");
+  equiv->add_option("--domain", eq.domain, "With --gold/--pred: apply this domain's policy");
+  equiv->add_option("--extract", eq.extract, "Reading the prediction: auto (default), always (chain of thought), never");
+  equiv->add_option("--fallback", eq.fallback, "With --extract always and no marker: none (default), last-line, whole");
+  equiv->add_flag("--json", eq.json, "With --gold/--pred: print the verdict as one JSON line");
 
   auto* keys = app.add_subcommand("config-keys", "List every config key with its type, default and meaning.");
 
@@ -298,6 +327,8 @@ int main(int argc, char** argv) {
   }
   if (*run) return cmd_run(config_path, out_dir, overrides, skip_invalid, no_progress, log_level);
   if (*verify)
-    return cmd_verify_seeds(seed_paths, results_file, verify_config, overrides, skip_invalid, no_progress, log_level);
+    return cmd_verify_seeds(seed_paths, results_file, mismatches_file, verify_config, overrides, skip_invalid,
+                            no_progress, log_level);
+  if (*equiv) return cmd_equiv(eq);
   return 1;
 }

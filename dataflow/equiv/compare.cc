@@ -1,0 +1,945 @@
+#include <algorithm>
+#include <cmath>
+#include <cctype>
+#include <cstdio>
+#include <optional>
+#include <functional>
+#include <limits>
+#include <random>
+
+#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/parse.h"
+
+namespace vf::equiv {
+
+const char* to_string(Outcome o) {
+  switch (o) {
+    case Outcome::kEquivalent: return "equivalent";
+    case Outcome::kNotEquivalent: return "not-equivalent";
+    case Outcome::kUnparseable: return "unparseable";
+    case Outcome::kNoAnswer: return "no-answer";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kRandomPoints = 6;
+constexpr int kMinValidPoints = 3;
+constexpr size_t kMaxMatchedItems = 64;
+
+std::string fmt(long double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17Lg", x);
+  return buf;
+}
+
+// Random evaluation points, identical for every comparison: verdicts are
+// reproducible.
+const std::vector<std::vector<long double>>& random_points() {
+  static const std::vector<std::vector<long double>> points = [] {
+    std::mt19937_64 rng(0x5eedULL);
+    std::uniform_real_distribution<long double> dist(0.2L, 2.2L);
+    std::vector<std::vector<long double>> p(kRandomPoints, std::vector<long double>(16));
+    for (auto& row : p)
+      for (auto& v : row) v = dist(rng);
+    return p;
+  }();
+  return points;
+}
+
+struct Elem {
+  const Value* v;
+  uint32_t bits;          // which branch of each ± this element stands for
+  bool branch = false;    // bits chosen: do not expand the ± again
+};
+
+bool is_sequence(Kind k) { return k == Kind::kTuple || k == Kind::kList || k == Kind::kSet || k == Kind::kBareList; }
+bool is_setlike(Kind k) {
+  return k == Kind::kInterval || k == Kind::kUnion || k == Kind::kIntersection || k == Kind::kRelation ||
+         k == Kind::kEmptySet || k == Kind::kReals;
+}
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kScalar: return "value";
+    case Kind::kTuple: return "tuple";
+    case Kind::kList: return "list";
+    case Kind::kSet: return "set";
+    case Kind::kBareList: return "list of values";
+    case Kind::kInterval: return "interval";
+    case Kind::kUnion: return "union";
+    case Kind::kIntersection: return "conjunction";
+    case Kind::kRelation: return "inequality";
+    case Kind::kEquation: return "equation";
+    case Kind::kMatrix: return "matrix";
+    case Kind::kDict: return "dict";
+    case Kind::kBoolean: return "boolean";
+    case Kind::kText: return "text";
+    case Kind::kFlag: return "flag";
+    case Kind::kEmptySet: return "empty set";
+    case Kind::kReals: return "all reals";
+  }
+  return "?";
+}
+
+bool contains_plus_minus(const Answer& a, uint32_t expr) {
+  if (a.plus_minus_count == 0) return false;
+  std::vector<uint32_t> stack{expr};
+  while (!stack.empty()) {
+    const Node& n = a.node(stack.back());
+    stack.pop_back();
+    if (n.op == Op::kPlusMinus) return true;
+    for (uint32_t k = 0; k < n.count; ++k) stack.push_back(a.child(n, k));
+  }
+  return false;
+}
+
+// One endpoint-to-endpoint piece of a real set.
+struct Piece {
+  long double lo, hi;
+  bool lo_closed, hi_closed;
+  int32_t lo_expr, hi_expr;  // -1: infinite or synthesized
+  uint32_t bits;
+};
+
+class Judge {
+ public:
+  Judge(const Answer& g, const Answer& p, const Policy& policy) : g_(g), p_(p), policy_(policy) {
+    if (p_.percent && !g_.percent) pred_factor_ = mpq_class(1, 100);
+    if (!g_.unit.empty() && !p_.unit.empty()) unit_exp10_ = p_.unit.exp10 - g_.unit.exp10;
+  }
+
+  bool top(std::string& reason) {
+    // Units first: a value with the wrong dimension is wrong whatever its number.
+    if (!g_.unit.empty() && !p_.unit.empty() && g_.unit.dims != p_.unit.dims) {
+      reason = "units differ: '" + g_.unit.written + "' vs '" + p_.unit.written + "'";
+      return false;
+    }
+    if (policy_.require_units && !g_.unit.empty() && p_.unit.empty()) {
+      reason = "the prediction has no unit; the gold is in '" + g_.unit.written + "'";
+      return false;
+    }
+    bool ok = values(Elem{&g_.root, 0}, Elem{&p_.root, 0}, 0);
+    if (!ok && g_.percent && !p_.percent && policy_.percent_as_fraction) {
+      // "25%" against "0.25".
+      std::string first = why_;
+      pred_factor_ = 100;
+      why_.clear();
+      ok = values(Elem{&g_.root, 0}, Elem{&p_.root, 0}, 0);
+      if (ok) how_ = "equal as a fraction of the percentage; " + how_;
+      else why_ = first;
+    }
+    reason = ok ? (how_.empty() ? "equivalent" : how_) : (why_.empty() ? "not equivalent" : why_);
+    if (ok && !g_.unit.empty() && p_.unit.empty()) reason += "; the prediction has no unit";
+    return ok;
+  }
+
+ private:
+  const Answer& g_;
+  const Answer& p_;
+  const Policy& policy_;
+  mpq_class pred_factor_ = 1;
+  int unit_exp10_ = 0;
+  std::string why_;
+  std::string how_;
+
+  bool mismatch(std::string why) {
+    if (why_.empty()) why_ = std::move(why);
+    return false;
+  }
+
+  Value scalar_value(int32_t expr) const {
+    Value v;
+    v.kind = Kind::kScalar;
+    v.expr = expr;
+    return v;
+  }
+
+  // A name on the left of an equation: x, y, AB, f_1.
+  static bool is_name(const Answer& a, int32_t expr) {
+    if (expr < 0) return false;
+    const Node& n = a.node(static_cast<uint32_t>(expr));
+    if (n.op == Op::kSymbol) return true;
+    if (n.op == Op::kMul) {
+      for (uint32_t k = 0; k < n.count; ++k)
+        if (a.node(a.child(n, k)).op != Op::kSymbol) return false;
+      return true;
+    }
+    return false;
+  }
+
+  // Elements of a sequence, with each ± expanded into its branches.
+  std::vector<Elem> elements(const Answer& a, const Elem& e) const {
+    std::vector<Elem> out;
+    auto expand = [&](const Value* v, uint32_t bits) {
+      if (v->kind == Kind::kScalar && contains_plus_minus(a, static_cast<uint32_t>(v->expr))) {
+        for (uint32_t b = 0; b < (1u << a.plus_minus_count); ++b) out.push_back(Elem{v, b, true});
+      } else {
+        out.push_back(Elem{v, bits});
+      }
+    };
+    if (is_sequence(e.v->kind)) {
+      for (const auto& item : e.v->items) expand(&item, e.bits);
+    } else {
+      expand(e.v, e.bits);
+    }
+    // Branches of ± that coincide (0 ± 0) count once.
+    return out;
+  }
+
+  bool is_pm_scalar(const Answer& a, const Elem& e) const {
+    return !e.branch && e.v->kind == Kind::kScalar && contains_plus_minus(a, static_cast<uint32_t>(e.v->expr));
+  }
+
+  bool values(Elem g, Elem p, int depth) {
+    if (depth > 32) return mismatch("nested too deeply");
+    const Value& gv = *g.v;
+    const Value& pv = *p.v;
+    // [x], {x}, (x,) against x.
+    if (is_sequence(gv.kind) && gv.items.size() == 1 && !(is_sequence(pv.kind) && pv.items.size() == 1) &&
+        !is_pm_scalar(g_, Elem{&gv.items[0], g.bits}))
+      return values(Elem{&gv.items[0], g.bits}, p, depth + 1);
+    if (is_sequence(pv.kind) && pv.items.size() == 1 && !(is_sequence(gv.kind) && gv.items.size() == 1))
+      return values(g, Elem{&pv.items[0], p.bits}, depth + 1);
+    // Equations.
+    if (gv.kind == Kind::kEquation && pv.kind == Kind::kEquation) return equations(gv, pv);
+    if (gv.kind == Kind::kEquation && pv.kind != Kind::kEquation) {
+      if (!is_name(g_, gv.lhs)) return mismatch("the gold is an equation, the prediction is not");
+      Value rhs = scalar_value(gv.rhs);
+      return values(Elem{&rhs, g.bits}, p, depth + 1);
+    }
+    if (pv.kind == Kind::kEquation && gv.kind != Kind::kEquation) {
+      if (!is_name(p_, pv.lhs)) return mismatch("the prediction is an equation, the gold is not");
+      Value rhs = scalar_value(pv.rhs);
+      return values(g, Elem{&rhs, p.bits}, depth + 1);
+    }
+    // Text-like answers.
+    if (gv.kind == Kind::kFlag || pv.kind == Kind::kFlag) {
+      if (gv.kind == Kind::kFlag && pv.kind == Kind::kFlag && gv.text == pv.text) return how("identical flags");
+      return mismatch("flags must match exactly: '" + g_.source + "' vs '" + p_.source + "'");
+    }
+    if (gv.kind == Kind::kText || pv.kind == Kind::kText) {
+      std::string a = gv.kind == Kind::kText ? gv.text : normalize_text(g_.source);
+      std::string b = pv.kind == Kind::kText ? pv.text : normalize_text(p_.source);
+      if (a == b) return how("same text ignoring case and spaces");
+      return mismatch("text differs: '" + a + "' vs '" + b + "'");
+    }
+    if (gv.kind == Kind::kBoolean || pv.kind == Kind::kBoolean) {
+      if (gv.kind == pv.kind && gv.boolean == pv.boolean) return how("same truth value");
+      return mismatch("truth values differ");
+    }
+    // "-12 U -30": a union of single values is the set of those values.
+    Value g_points, p_points;
+    if (union_of_values(gv, g_points)) return values(Elem{&g_points, g.bits}, p, depth + 1);
+    if (union_of_values(pv, p_points)) return values(g, Elem{&p_points, p.bits}, depth + 1);
+    // Sets of reals: intervals, unions, inequalities, and pairs read as intervals.
+    if (is_setlike(gv.kind) || is_setlike(pv.kind)) return real_sets(g, p);
+    if (gv.kind == Kind::kMatrix || pv.kind == Kind::kMatrix) return matrices(g, p, depth);
+    if (gv.kind == Kind::kDict || pv.kind == Kind::kDict) return dicts(g, p, depth);
+    bool g_pm = is_pm_scalar(g_, g), p_pm = is_pm_scalar(p_, p);
+    if (is_sequence(gv.kind) || is_sequence(pv.kind) || g_pm || p_pm) return sequences(g, p, depth);
+    if (gv.kind == Kind::kScalar && pv.kind == Kind::kScalar)
+      return scalars(static_cast<uint32_t>(gv.expr), g.bits, static_cast<uint32_t>(pv.expr), p.bits);
+    return mismatch(std::string("the gold is a ") + kind_name(gv.kind) + ", the prediction a " + kind_name(pv.kind));
+  }
+
+  static bool union_of_values(const Value& v, Value& out) {
+    if (v.kind != Kind::kUnion) return false;
+    for (const auto& item : v.items)
+      if (item.kind != Kind::kScalar) return false;
+    out.kind = Kind::kSet;
+    out.items = v.items;
+    return true;
+  }
+
+  bool how(std::string text) {
+    how_ = std::move(text);
+    return true;
+  }
+
+  bool sequences(Elem g, Elem p, int depth) {
+    const Value& gv = *g.v;
+    const Value& pv = *p.v;
+    bool g_pm = is_pm_scalar(g_, g), p_pm = is_pm_scalar(p_, p);
+    // A plain value against a sequence or a ± counts as a one-element list.
+    if (!is_sequence(gv.kind) && !g_pm && gv.kind != Kind::kScalar)
+      return mismatch(std::string("the gold is a ") + kind_name(gv.kind) + ", the prediction a " + kind_name(pv.kind));
+    if (!is_sequence(pv.kind) && !p_pm && pv.kind != Kind::kScalar)
+      return mismatch(std::string("the gold is a ") + kind_name(gv.kind) + ", the prediction a " + kind_name(pv.kind));
+    // Gold "[0, 1]" (a closed interval as written) against "(0, 1)": the ends matter.
+    if (gv.kind == Kind::kList && pv.kind == Kind::kTuple && gv.items.size() == 2 && pv.items.size() == 2)
+      return real_sets(g, p);
+    std::vector<Elem> ge = elements(g_, g), pe = elements(p_, p);
+    bool unordered = g_pm || p_pm || gv.kind == Kind::kSet || gv.kind == Kind::kBareList || pv.kind == Kind::kSet ||
+                     pv.kind == Kind::kBareList;
+    if (ge.size() != pe.size())
+      return mismatch(std::to_string(ge.size()) + " gold elements, " + std::to_string(pe.size()) + " predicted");
+    if (!unordered) {
+      for (size_t k = 0; k < ge.size(); ++k) {
+        if (!values(ge[k], pe[k], depth + 1)) {
+          std::string inner = why_;
+          why_.clear();
+          return mismatch("element " + std::to_string(k + 1) + " differs: " + inner);
+        }
+      }
+      return how("equal element by element (" + std::to_string(ge.size()) + ")");
+    }
+    if (ge.size() > kMaxMatchedItems) {
+      // Large solution sets: compare in numeric order.
+      auto key = [](const Answer& a, const Elem& e) -> long double {
+        if (e.v->kind != Kind::kScalar) return 0;
+        EvalContext ctx;
+        ctx.plus_minus_bits = e.bits;
+        return numeric_value(a, static_cast<uint32_t>(e.v->expr), ctx).real();
+      };
+      std::stable_sort(ge.begin(), ge.end(), [&](const Elem& x, const Elem& y) { return key(g_, x) < key(g_, y); });
+      std::stable_sort(pe.begin(), pe.end(), [&](const Elem& x, const Elem& y) { return key(p_, x) < key(p_, y); });
+      for (size_t k = 0; k < ge.size(); ++k)
+        if (!values(ge[k], pe[k], depth + 1)) return mismatch("sets differ after sorting, at element " + std::to_string(k + 1));
+      return how("equal as sets (" + std::to_string(ge.size()) + " elements)");
+    }
+    // Bipartite matching (Kuhn): every gold element needs its own equal prediction.
+    size_t n = ge.size();
+    std::vector<int8_t> eq(n * n, -1);
+    auto equal = [&](size_t i, size_t j) {
+      int8_t& e = eq[i * n + j];
+      if (e < 0) {
+        std::string saved = why_;
+        e = values(ge[i], pe[j], depth + 1) ? 1 : 0;
+        why_ = saved;
+      }
+      return e == 1;
+    };
+    std::vector<int> match_of_pred(n, -1);
+    std::vector<char> seen;
+    std::function<bool(size_t)> augment = [&](size_t i) -> bool {
+      for (size_t j = 0; j < n; ++j) {
+        if (seen[j] || !equal(i, j)) continue;
+        seen[j] = 1;
+        if (match_of_pred[j] < 0 || augment(static_cast<size_t>(match_of_pred[j]))) {
+          match_of_pred[j] = static_cast<int>(i);
+          return true;
+        }
+      }
+      return false;
+    };
+    for (size_t i = 0; i < n; ++i) {
+      seen.assign(n, 0);
+      if (!augment(i)) {
+        const Value* missing = ge[i].v;
+        return mismatch("no predicted element equals gold element " + to_string(g_, *missing));
+      }
+    }
+    return how("equal as sets (" + std::to_string(n) + " elements, order ignored)");
+  }
+
+  bool matrices(Elem g, Elem p, int depth) {
+    const Value& gv = *g.v;
+    const Value& pv = *p.v;
+    auto shape = [](const Value& v, uint32_t& r, uint32_t& c, std::vector<const Value*>& entries) {
+      entries.clear();
+      if (v.kind == Kind::kMatrix) {
+        r = v.rows;
+        c = v.cols;
+        for (auto& e : v.items) entries.push_back(&e);
+        return true;
+      }
+      if (v.kind != Kind::kTuple && v.kind != Kind::kList) return false;
+      bool nested = !v.items.empty() && std::all_of(v.items.begin(), v.items.end(), [&](const Value& row) {
+        return (row.kind == Kind::kList || row.kind == Kind::kTuple) && row.items.size() == v.items[0].items.size();
+      });
+      if (nested) {
+        r = static_cast<uint32_t>(v.items.size());
+        c = static_cast<uint32_t>(v.items[0].items.size());
+        for (auto& row : v.items)
+          for (auto& e : row.items) entries.push_back(&e);
+        return true;
+      }
+      r = static_cast<uint32_t>(v.items.size());  // a vector: its shape is not written
+      c = 0;
+      for (auto& e : v.items) entries.push_back(&e);
+      return true;
+    };
+    uint32_t gr, gc, pr, pc;
+    std::vector<const Value*> ge, pe;
+    if (!shape(gv, gr, gc, ge) || !shape(pv, pr, pc, pe))
+      return mismatch(std::string("the gold is a ") + kind_name(gv.kind) + ", the prediction a " + kind_name(pv.kind));
+    bool vector_vs_matrix = (gc == 0 && (pr == 1 || pc == 1)) || (pc == 0 && (gr == 1 || gc == 1));
+    if (!vector_vs_matrix && (gr != pr || gc != pc))
+      return mismatch("matrix shapes differ: " + std::to_string(gr) + "x" + std::to_string(gc) + " vs " +
+                      std::to_string(pr) + "x" + std::to_string(pc));
+    if (ge.size() != pe.size()) return mismatch("matrix sizes differ");
+    for (size_t k = 0; k < ge.size(); ++k)
+      if (!values(Elem{ge[k], g.bits}, Elem{pe[k], p.bits}, depth + 1))
+        return mismatch("matrix entry " + std::to_string(k + 1) + " differs");
+    return how("equal matrices");
+  }
+
+  bool dicts(Elem g, Elem p, int depth) {
+    const Value& gv = *g.v;
+    const Value& pv = *p.v;
+    if (gv.kind != Kind::kDict || pv.kind != Kind::kDict) return mismatch("only one side is a dict");
+    if (gv.items.size() != pv.items.size()) return mismatch("dicts have different sizes");
+    for (size_t i = 0; i + 1 < gv.items.size(); i += 2) {
+      bool found = false;
+      for (size_t j = 0; j + 1 < pv.items.size() && !found; j += 2) {
+        std::string saved = why_;
+        if (values(Elem{&gv.items[i], g.bits}, Elem{&pv.items[j], p.bits}, depth + 1)) {
+          found = true;
+          if (!values(Elem{&gv.items[i + 1], g.bits}, Elem{&pv.items[j + 1], p.bits}, depth + 1))
+            return mismatch("value of key " + to_string(g_, gv.items[i]) + " differs");
+        }
+        why_ = saved;
+      }
+      if (!found) return mismatch("key " + to_string(g_, gv.items[i]) + " missing");
+    }
+    return how("equal dicts");
+  }
+
+  // ---------------------------------------------------------------- equations
+
+  bool equations(const Value& gv, const Value& pv) {
+    auto both = [&](int32_t gl, int32_t gr, int32_t pl, int32_t pr) {
+      std::string saved = why_;
+      bool ok = scalars(static_cast<uint32_t>(gl), 0, static_cast<uint32_t>(pl), 0) &&
+                scalars(static_cast<uint32_t>(gr), 0, static_cast<uint32_t>(pr), 0);
+      if (!ok) why_ = saved;
+      return ok;
+    };
+    if (both(gv.lhs, gv.rhs, pv.lhs, pv.rhs) || both(gv.lhs, gv.rhs, pv.rhs, pv.lhs)) return how("same equation");
+    // Same solution set: lhs - rhs proportional at random points.
+    std::vector<std::string> names;
+    symbol_names(g_, static_cast<uint32_t>(gv.lhs), names);
+    symbol_names(g_, static_cast<uint32_t>(gv.rhs), names);
+    symbol_names(p_, static_cast<uint32_t>(pv.lhs), names);
+    symbol_names(p_, static_cast<uint32_t>(pv.rhs), names);
+    int valid = 0;
+    Complex ratio;
+    for (int k = 0; k < kRandomPoints; ++k) {
+      auto gvals = assign(g_, names, k), pvals = assign(p_, names, k);
+      EvalContext gc{&gvals, 0}, pc{&pvals, 0};
+      Complex gd = numeric_value(g_, static_cast<uint32_t>(gv.lhs), gc) - numeric_value(g_, static_cast<uint32_t>(gv.rhs), gc);
+      Complex pd = numeric_value(p_, static_cast<uint32_t>(pv.lhs), pc) - numeric_value(p_, static_cast<uint32_t>(pv.rhs), pc);
+      if (!finite(gd) || !finite(pd) || std::abs(pd) < 1e-300L || std::abs(gd) < 1e-300L) continue;
+      Complex r = gd / pd;
+      if (valid == 0) ratio = r;
+      else if (std::abs(r - ratio) > 1e-9L * std::abs(ratio)) return mismatch("the equations differ");
+      ++valid;
+    }
+    if (valid >= kMinValidPoints) return how("equations with the same solutions (proportional)");
+    return mismatch("the equations differ");
+  }
+
+  // ---------------------------------------------------------------- scalars
+
+  static bool finite(Complex z) { return std::isfinite(z.real()) && std::isfinite(z.imag()); }
+
+  static void symbol_names(const Answer& a, uint32_t expr, std::vector<std::string>& names) {
+    std::vector<uint32_t> ids;
+    collect_symbols(a, expr, ids);
+    for (uint32_t id : ids)
+      if (std::find(names.begin(), names.end(), a.symbols[id]) == names.end()) names.push_back(a.symbols[id]);
+  }
+
+  static std::vector<Complex> assign(const Answer& a, const std::vector<std::string>& names, int point) {
+    std::vector<Complex> vals(a.symbols.size(), Complex(0, 0));
+    const auto& row = random_points()[static_cast<size_t>(point)];
+    for (size_t s = 0; s < a.symbols.size(); ++s) {
+      auto it = std::find(names.begin(), names.end(), a.symbols[s]);
+      size_t idx = static_cast<size_t>(it - names.begin());
+      vals[s] = Complex(row[idx % row.size()] + static_cast<long double>(idx / row.size()) * 0.37L, 0);
+    }
+    return vals;
+  }
+
+  // Half a unit in the last written place of the gold, when the gold is a
+  // decimal ("19.3": 0.05), scientific ("1.3e+02": 5), or under the
+  // significant-figures policy an integer ("51": 0.5).
+  std::optional<long double> half_unit(uint32_t expr, uint32_t bits) const {
+    const Node& n = g_.node(expr);
+    if (n.op == Op::kNumber) {
+      const Number& num = g_.numbers[n.data];
+      if (num.written_decimal) return 0.5L * std::pow(10.0L, static_cast<long double>(num.exponent10 - num.decimals));
+      if (policy_.integer_gold == IntegerGold::kSignificantFigures && num.value.get_den() == 1) {
+        mpz_class magnitude = abs(num.value.get_num());
+        size_t digits = magnitude.get_str().size();
+        int insignificant = static_cast<int>(digits) - num.significant;
+        if (insignificant < 0) insignificant = 0;
+        return 0.5L * std::pow(10.0L, static_cast<long double>(insignificant));
+      }
+      return std::nullopt;
+    }
+    if (n.op == Op::kMul) {
+      std::optional<long double> half;
+      long double factor = 1;
+      for (uint32_t k = 0; k < n.count; ++k) {
+        uint32_t c = g_.child(n, k);
+        if (auto h = half_unit(c, bits)) {
+          if (half) return std::nullopt;
+          half = h;
+          continue;
+        }
+        auto q = exact_value(g_, c, bits);
+        if (!q) return std::nullopt;
+        factor *= to_long_double(*q);
+      }
+      if (!half) return std::nullopt;
+      return *half * std::fabs(factor);
+    }
+    return std::nullopt;
+  }
+
+  bool scalars(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits) {
+    std::vector<std::string> names;
+    symbol_names(g_, ge, names);
+    symbol_names(p_, pe, names);
+    if (!names.empty()) return symbolic(ge, gbits, pe, pbits, names);
+    return constants(ge, gbits, pe, pbits);
+  }
+
+  mpq_class total_factor() const {
+    mpq_class f = pred_factor_;
+    if (unit_exp10_ != 0) {
+      mpz_class p;
+      mpz_ui_pow_ui(p.get_mpz_t(), 10, static_cast<unsigned long>(std::abs(unit_exp10_)));
+      if (unit_exp10_ > 0) f *= p;
+      else f /= p;
+    }
+    return f;
+  }
+
+  bool constants(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits) {
+    mpq_class factor = total_factor();
+    long double factor_ld = to_long_double(factor);
+    bool p_float = has_decimal_literal(p_, pe);
+    auto gq = exact_value(g_, ge, gbits);
+    auto pq = exact_value(p_, pe, pbits);
+    if (pq) *pq *= factor;
+    EvalContext gctx{nullptr, gbits}, pctx{nullptr, pbits};
+    auto describe = [&]() {
+      return (gq ? gq->get_str() : fmt(numeric_value(g_, ge, gctx).real())) + " vs " +
+             (pq ? (p_float ? fmt(to_long_double(*pq)) : pq->get_str()) : fmt(numeric_value(p_, pe, pctx).real() * factor_ld));
+    };
+    if (auto half = half_unit(ge, gbits)) {
+      Complex gv = numeric_value(g_, ge, gctx);
+      Complex pv = pq ? Complex(to_long_double(*pq), 0) : numeric_value(p_, pe, pctx) * factor_ld;
+      if (!finite(pv)) return mismatch("the prediction is not a finite number");
+      long double allowed = *half * (1 + 1e-9L) + 1e-15L * std::abs(gv);
+      if (std::abs(gv - pv) <= allowed) return how("rounds to the gold's written precision (+/-" + fmt(*half) + ")");
+      return mismatch("differs beyond the gold's written precision (+/-" + fmt(*half) + "): " + describe());
+    }
+    if (gq && pq) {
+      if (*gq == *pq) return how("equal as exact rationals");
+      if (!p_float) return mismatch("different exact values: " + describe());
+      long double g = to_long_double(*gq), p = to_long_double(*pq);
+      if (std::fabs(g - p) <= policy_.float_noise_rel * std::max(std::fabs(g), std::fabs(p)))
+        return how("equal up to floating-point noise in the prediction");
+      return mismatch("different values (exact gold): " + describe());
+    }
+    Complex gv = numeric_value(g_, ge, gctx);
+    Complex pv = pq ? Complex(to_long_double(*pq), 0) : numeric_value(p_, pe, pctx) * factor_ld;
+    if (!finite(gv) || !finite(pv)) {
+      bool g_inf = std::isinf(gv.real()) && !std::isnan(gv.imag()), p_inf = std::isinf(pv.real()) && !std::isnan(pv.imag());
+      if (g_inf && p_inf && std::signbit(gv.real()) == std::signbit(pv.real())) return how("same infinity");
+      return mismatch("not the same value: " + describe());
+    }
+    bool g_float = has_decimal_literal(g_, ge);
+    double tol = gq ? (p_float ? policy_.float_noise_rel : policy_.exact_rel)
+                    : (p_float || g_float ? policy_.symbolic_rel : policy_.exact_rel);
+    long double scale = std::max(std::abs(gv), std::abs(pv));
+    if (std::abs(gv - pv) <= tol * scale + 1e-15L) {
+      return how(tol == policy_.exact_rel ? "equal (numerically to " + fmt(tol) + " relative)"
+                                          : "equal within " + fmt(tol) + " relative");
+    }
+    return mismatch("different values: " + describe() + " (tolerance " + fmt(tol) + " relative)");
+  }
+
+  bool symbolic(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits, const std::vector<std::string>& names) {
+    long double factor = to_long_double(total_factor());
+    bool floats = has_decimal_literal(p_, pe) || has_decimal_literal(g_, ge);
+    double tol = floats ? policy_.symbolic_rel : 1e-9;
+    int valid = 0;
+    for (int k = 0; k < kRandomPoints; ++k) {
+      auto gvals = assign(g_, names, k), pvals = assign(p_, names, k);
+      EvalContext gc{&gvals, gbits}, pc{&pvals, pbits};
+      Complex gv = numeric_value(g_, ge, gc);
+      Complex pv = numeric_value(p_, pe, pc) * factor;
+      if (!finite(gv) || !finite(pv)) continue;
+      ++valid;
+      long double scale = std::max(std::abs(gv), std::abs(pv));
+      if (std::abs(gv - pv) > tol * scale + 1e-12L)
+        return mismatch("different expressions: " + to_string(g_, ge) + " vs " + to_string(p_, pe) +
+                        " (differ at a random point)");
+    }
+    if (valid < kMinValidPoints) return mismatch("cannot evaluate the expressions to compare them");
+    return how("equal at " + std::to_string(valid) + " random points");
+  }
+
+  // ---------------------------------------------------------------- real sets
+
+  bool endpoint(const Answer& a, int32_t expr, uint32_t bits, long double& out) const {
+    if (expr < 0) return false;
+    Complex v = numeric_value(a, static_cast<uint32_t>(expr), EvalContext{nullptr, bits});
+    if (std::isnan(v.real()) || std::fabs(v.imag()) > 1e-12L) return false;
+    out = v.real();
+    return true;
+  }
+
+  static std::vector<Piece> intersect(const std::vector<Piece>& x, const std::vector<Piece>& y) {
+    std::vector<Piece> out;
+    for (const auto& a : x)
+      for (const auto& b : y) {
+        Piece p;
+        if (a.lo > b.lo || (a.lo == b.lo && !a.lo_closed)) p.lo = a.lo, p.lo_closed = a.lo_closed, p.lo_expr = a.lo_expr;
+        else p.lo = b.lo, p.lo_closed = b.lo_closed, p.lo_expr = b.lo_expr;
+        if (a.hi < b.hi || (a.hi == b.hi && !a.hi_closed)) p.hi = a.hi, p.hi_closed = a.hi_closed, p.hi_expr = a.hi_expr;
+        else p.hi = b.hi, p.hi_closed = b.hi_closed, p.hi_expr = b.hi_expr;
+        p.bits = a.bits;
+        if (p.lo < p.hi || (p.lo == p.hi && p.lo_closed && p.hi_closed)) out.push_back(p);
+      }
+    return out;
+  }
+
+  static void normalize(std::vector<Piece>& s) {
+    std::sort(s.begin(), s.end(), [](const Piece& a, const Piece& b) {
+      return a.lo < b.lo || (a.lo == b.lo && a.lo_closed && !b.lo_closed);
+    });
+    std::vector<Piece> out;
+    for (const auto& p : s) {
+      if (!out.empty()) {
+        Piece& last = out.back();
+        bool touches = p.lo < last.hi || (p.lo == last.hi && (p.lo_closed || last.hi_closed));
+        if (touches) {
+          if (p.hi > last.hi || (p.hi == last.hi && p.hi_closed)) {
+            last.hi = p.hi;
+            last.hi_closed = p.hi_closed;
+            last.hi_expr = p.hi_expr;
+          }
+          continue;
+        }
+      }
+      out.push_back(p);
+    }
+    s = std::move(out);
+  }
+
+  // The real set a value describes, in the single variable `var` (learned from the first relation).
+  bool to_set(const Answer& a, const Value& v, uint32_t bits, std::string& var, std::vector<Piece>& out) {
+    constexpr long double inf = std::numeric_limits<long double>::infinity();
+    auto piece = [&](int32_t lo_e, int32_t hi_e, bool lo_open, bool hi_open) {
+      Piece p;
+      p.lo_expr = lo_e;
+      p.hi_expr = hi_e;
+      p.bits = bits;
+      if (!endpoint(a, lo_e, bits, p.lo) || !endpoint(a, hi_e, bits, p.hi)) return false;
+      p.lo_closed = !lo_open && std::isfinite(p.lo);
+      p.hi_closed = !hi_open && std::isfinite(p.hi);
+      if (p.lo < p.hi || (p.lo == p.hi && p.lo_closed && p.hi_closed)) out.push_back(p);
+      return true;
+    };
+    switch (v.kind) {
+      case Kind::kInterval: return piece(v.lhs, v.rhs, v.lo_open, v.hi_open);
+      case Kind::kTuple:
+      case Kind::kList:
+        if (v.items.size() == 2 && v.items[0].kind == Kind::kScalar && v.items[1].kind == Kind::kScalar)
+          return piece(v.items[0].expr, v.items[1].expr, v.kind == Kind::kTuple, v.kind == Kind::kTuple);
+        return false;
+      case Kind::kSet:
+      case Kind::kBareList:
+        for (const auto& item : v.items) {
+          if (item.kind == Kind::kScalar) {
+            if (!piece(item.expr, item.expr, false, false)) return false;
+          } else if (!to_set(a, item, bits, var, out)) {
+            return false;
+          }
+        }
+        return true;
+      case Kind::kScalar: return piece(v.expr, v.expr, false, false);
+      case Kind::kEmptySet: return true;
+      case Kind::kReals: out.push_back(Piece{-inf, inf, false, false, -1, -1, bits}); return true;
+      case Kind::kUnion:
+        for (const auto& item : v.items)
+          if (!to_set(a, item, bits, var, out)) return false;
+        normalize(out);
+        return true;
+      case Kind::kIntersection: {
+        std::vector<Piece> acc{Piece{-inf, inf, false, false, -1, -1, bits}};
+        for (const auto& item : v.items) {
+          std::vector<Piece> s;
+          if (!to_set(a, item, bits, var, s)) return false;
+          normalize(s);
+          acc = intersect(acc, s);
+        }
+        out.insert(out.end(), acc.begin(), acc.end());
+        return true;
+      }
+      case Kind::kEquation:
+      case Kind::kRelation: {
+        // x < c or c < x, with x the set's variable.
+        auto is_var = [&](int32_t e) {
+          const Node& n = a.node(static_cast<uint32_t>(e));
+          if (n.op != Op::kSymbol) return false;
+          const std::string& name = a.symbols[n.data];
+          if (var.empty()) var = name;
+          return name == var;
+        };
+        bool var_left = is_var(v.lhs);
+        bool var_right = !var_left && is_var(v.rhs);
+        if (!var_left && !var_right) return false;
+        int32_t c = var_left ? v.rhs : v.lhs;
+        long double cv;
+        if (!endpoint(a, c, bits, cv)) return false;
+        if (v.kind == Kind::kEquation) return piece(c, c, false, false);
+        Rel r = v.rel;
+        if (!var_left) {  // c < x  ==  x > c
+          r = r == Rel::kLt ? Rel::kGt : r == Rel::kLe ? Rel::kGe : r == Rel::kGt ? Rel::kLt : r == Rel::kGe ? Rel::kLe : r;
+        }
+        switch (r) {
+          case Rel::kLt: out.push_back(Piece{-inf, cv, false, false, -1, c, bits}); return true;
+          case Rel::kLe: out.push_back(Piece{-inf, cv, false, true, -1, c, bits}); return true;
+          case Rel::kGt: out.push_back(Piece{cv, inf, false, false, c, -1, bits}); return true;
+          case Rel::kGe: out.push_back(Piece{cv, inf, true, false, c, -1, bits}); return true;
+          case Rel::kNe:
+            out.push_back(Piece{-inf, cv, false, false, -1, c, bits});
+            out.push_back(Piece{cv, inf, false, false, c, -1, bits});
+            return true;
+        }
+        return false;
+      }
+      default: return false;
+    }
+  }
+
+  bool same_endpoint(long double gv, int32_t ge, uint32_t gbits, long double pv, int32_t pe, uint32_t pbits) {
+    if (std::isinf(gv) || std::isinf(pv)) return gv == pv;
+    if (ge >= 0 && pe >= 0) return scalars(static_cast<uint32_t>(ge), gbits, static_cast<uint32_t>(pe), pbits);
+    return std::fabs(gv - pv) <= policy_.exact_rel * std::max(std::fabs(gv), std::fabs(pv));
+  }
+
+  bool real_sets(Elem g, Elem p) {
+    std::string gvar, pvar;
+    std::vector<Piece> gs, ps;
+    if (!to_set(g_, *g.v, g.bits, gvar, gs))
+      return mismatch(std::string("cannot read the gold ") + kind_name(g.v->kind) + " as a set of reals");
+    if (!to_set(p_, *p.v, p.bits, pvar, ps))
+      return mismatch(std::string("cannot read the predicted ") + kind_name(p.v->kind) + " as a set of reals");
+    normalize(gs);
+    normalize(ps);
+    if (gs.size() != ps.size())
+      return mismatch("sets of reals differ: " + std::to_string(gs.size()) + " pieces vs " + std::to_string(ps.size()));
+    for (size_t k = 0; k < gs.size(); ++k) {
+      const Piece& a = gs[k];
+      const Piece& b = ps[k];
+      std::string saved = why_;
+      if (!same_endpoint(a.lo, a.lo_expr, a.bits, b.lo, b.lo_expr, b.bits) ||
+          !same_endpoint(a.hi, a.hi_expr, a.bits, b.hi, b.hi_expr, b.bits)) {
+        why_ = saved;
+        return mismatch("interval endpoints differ: " + fmt(a.lo) + ".." + fmt(a.hi) + " vs " + fmt(b.lo) + ".." + fmt(b.hi));
+      }
+      if (a.lo_closed != b.lo_closed || a.hi_closed != b.hi_closed)
+        return mismatch("open and closed ends differ");
+    }
+    return how("same set of reals (" + std::to_string(gs.size()) + " piece" + (gs.size() == 1 ? "" : "s") + ")");
+  }
+};
+
+bool looks_like_prose(const std::string& s) {
+  int words = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && !std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    size_t b = i;
+    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    if (i - b >= 2) ++words;
+  }
+  return words >= 5;
+}
+
+}  // namespace
+
+// "B", "(B)", "\text{(B)}", "Option b", "B)" -> 'B'.
+std::optional<char> choice_letter(std::string_view text) {
+  std::string s;
+  for (char c : text) s += c;
+  for (std::string_view w : {"\\textbf", "\\text", "\\mathrm", "\\mathbf", "\\boxed"}) {
+    for (size_t at = 0; (at = s.find(w, at)) != std::string::npos;) s.erase(at, w.size());
+  }
+  std::string t;
+  for (char c : s)
+    if (!std::isspace(static_cast<unsigned char>(c)) && c != '{' && c != '}' && c != '(' && c != ')' && c != '$' &&
+        c != '*' && c != '.' && c != ':')
+      t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view prefix : {"option", "choice", "answer"})
+    if (t.size() > prefix.size() && t.compare(0, prefix.size(), prefix) == 0) t = t.substr(prefix.size());
+  if (t.size() == 1 && t[0] >= 'a' && t[0] <= 'j') return static_cast<char>(std::toupper(t[0]));
+  return std::nullopt;
+}
+
+// A gold that is a choice letter: written in capitals (a lowercase "b" is more
+// likely a variable).
+bool is_choice_gold(std::string_view gold) {
+  auto letter = choice_letter(gold);
+  return letter && gold.find(*letter) != std::string_view::npos;
+}
+
+Verdict judge(std::string_view gold, std::string_view pred, const Policy& policy) {
+  Verdict v;
+  std::string pred_text(pred);
+  if (policy.extract != ExtractMode::kNever) {
+    Extraction ex = extract_final_answer(pred, policy.extract == ExtractMode::kAlways ? policy.fallback : Fallback::kNone);
+    if (ex.found) {
+      pred_text = ex.answer;
+      v.extracted = ex.answer;
+      v.extraction_method = ex.method;
+    } else if (policy.extract == ExtractMode::kAlways) {
+      v.outcome = Outcome::kNoAnswer;
+      v.reason = "no final answer found (no \\boxed{}, 'final answer is' or 'Answer:') and the fallback is none";
+      return v;
+    }
+  }
+  // Multiple choice: the gold is a letter A-J, dressed or not.
+  if (is_choice_gold(gold)) {
+    auto gl = choice_letter(gold);
+    auto pl = choice_letter(pred_text);
+    if (pl) {
+      v.gold_form = std::string("choice ") + *gl;
+      v.pred_form = std::string("choice ") + *pl;
+      v.outcome = *gl == *pl ? Outcome::kEquivalent : Outcome::kNotEquivalent;
+      v.reason = *gl == *pl ? "same choice letter" : "different choice letters";
+      return v;
+    }
+  }
+  ParseResult g = parse_answer(gold);
+  if (!g.ok) {
+    v.outcome = Outcome::kUnparseable;
+    v.reason = "gold: " + g.error;
+    return v;
+  }
+  ParseResult p = parse_answer(pred_text);
+  if (!p.ok) {
+    v.outcome = Outcome::kUnparseable;
+    v.reason = "prediction: " + p.error;
+    v.gold_form = to_string(g.answer, g.answer.root);
+    return v;
+  }
+  v.gold_form = to_string(g.answer, g.answer.root);
+  v.pred_form = to_string(p.answer, p.answer.root);
+  if (!g.answer.unit.empty()) v.gold_form += " [" + g.answer.unit.written + "]";
+  if (!p.answer.unit.empty()) v.pred_form += " [" + p.answer.unit.written + "]";
+  if (g.answer.percent) v.gold_form += " %";
+  if (p.answer.percent) v.pred_form += " %";
+  if (policy.extract == ExtractMode::kAuto && v.extraction_method.empty() && p.fell_back_to_text &&
+      g.answer.root.kind != Kind::kText && looks_like_prose(p.answer.source)) {
+    v.outcome = Outcome::kNoAnswer;
+    v.reason = "the prediction reads as prose without a final-answer marker; not guessing a value from it";
+    return v;
+  }
+  Judge j(g.answer, p.answer, policy);
+  std::string reason;
+  v.outcome = j.top(reason) ? Outcome::kEquivalent : Outcome::kNotEquivalent;
+  v.reason = std::move(reason);
+  return v;
+}
+
+// ---------------------------------------------------------------- policy
+
+Status set_policy_field(Policy& policy, const std::string& key, const std::string& value) {
+  auto number = [&](double& out) -> Status {
+    char* end = nullptr;
+    double d = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !(d >= 0) || d >= 1)
+      return Error{"equivalence policy: " + key + " must be a number in [0, 1), got '" + value + "'"};
+    out = d;
+    return {};
+  };
+  auto boolean = [&](bool& out) -> Status {
+    if (value == "true") out = true;
+    else if (value == "false") out = false;
+    else return Error{"equivalence policy: " + key + " must be true or false, got '" + value + "'"};
+    return {};
+  };
+  if (key == "float_noise_rel") return number(policy.float_noise_rel);
+  if (key == "symbolic_rel") return number(policy.symbolic_rel);
+  if (key == "exact_rel") return number(policy.exact_rel);
+  if (key == "percent_as_fraction") return boolean(policy.percent_as_fraction);
+  if (key == "require_units") return boolean(policy.require_units);
+  if (key == "integer_gold") {
+    if (value == "exact") policy.integer_gold = IntegerGold::kExact;
+    else if (value == "significant-figures") policy.integer_gold = IntegerGold::kSignificantFigures;
+    else return Error{"equivalence policy: integer_gold must be exact or significant-figures, got '" + value + "'"};
+    return {};
+  }
+  if (key == "extract") {
+    if (value == "auto") policy.extract = ExtractMode::kAuto;
+    else if (value == "always") policy.extract = ExtractMode::kAlways;
+    else if (value == "never") policy.extract = ExtractMode::kNever;
+    else return Error{"equivalence policy: extract must be auto, always or never, got '" + value + "'"};
+    return {};
+  }
+  if (key == "fallback") {
+    if (value == "none") policy.fallback = Fallback::kNone;
+    else if (value == "last-line") policy.fallback = Fallback::kLastLine;
+    else if (value == "whole") policy.fallback = Fallback::kWhole;
+    else return Error{"equivalence policy: fallback must be none, last-line or whole, got '" + value + "'"};
+    return {};
+  }
+  std::string known;
+  for (auto& k : policy_keys()) known += (known.empty() ? "" : ", ") + k;
+  return Error{"equivalence policy: unknown key '" + key + "' (known: " + known + ")"};
+}
+
+std::vector<std::string> policy_keys() {
+  return {"float_noise_rel", "symbolic_rel", "exact_rel", "integer_gold", "percent_as_fraction", "require_units",
+          "extract", "fallback"};
+}
+
+Status apply_policy_settings(Policy& policy, const std::string& settings) {
+  size_t at = 0;
+  while (at <= settings.size()) {
+    size_t comma = settings.find(',', at);
+    std::string part = settings.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? settings.size() + 1 : comma + 1;
+    auto trim_ws = [](std::string s) {
+      size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    part = trim_ws(part);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string::npos) return Error{"equivalence policy: expected key=value, got '" + part + "'"};
+    Status s = set_policy_field(policy, trim_ws(part.substr(0, eq)), trim_ws(part.substr(eq + 1)));
+    if (!s) return s;
+  }
+  return {};
+}
+
+namespace {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+Status PolicySet::add_domain_rule(const std::string& rule) {
+  size_t colon = rule.find(':');
+  if (colon == std::string::npos || colon == 0)
+    return Error{"equivalence domain rule '" + rule + "': expected 'Domain: key=value, ...'"};
+  std::string domain = rule.substr(0, colon);
+  while (!domain.empty() && domain.back() == ' ') domain.pop_back();
+  Policy p = default_;
+  Status s = apply_policy_settings(p, rule.substr(colon + 1));
+  if (!s) return Error{"equivalence domain rule for '" + domain + "': " + s.error()};
+  domains_.emplace_back(lower(domain), p);
+  return {};
+}
+
+const Policy& PolicySet::for_domain(std::string_view domain) const {
+  std::string d = lower(domain);
+  for (const auto& [name, policy] : domains_)
+    if (name == d) return policy;
+  return default_;
+}
+
+}  // namespace vf::equiv
