@@ -105,6 +105,49 @@ printf '{"question": "q", "final_answer": "1", "rationale": "import constraint_m
 check "verify-seeds names missing modules" contains "$WORK/dep.out" "missing modules: constraint_missing_mod (1 items)"
 check "verify-seeds records the mismatch" contains "$WORK/dep.out.jsonl" '"match":false'
 
+# --- verify-seeds judges by equivalence and lists mismatches -------------------
+cat > "$WORK/notation.jsonl" <<'J'
+{"question": "Half of one?", "final_answer": "\\frac{1}{2}", "rationale": "print(0.5)", "metadata": {"license": "CC0", "domain": "Algebra"}}
+{"question": "Golden ratio?", "final_answer": "\\frac{1 + \\sqrt{5}}{2}", "rationale": "import sympy\nprint(sympy.Rational(1,2) + sympy.sqrt(5)/2)", "metadata": {"license": "CC0", "domain": "Algebra"}}
+{"question": "Open interval?", "final_answer": "(-4,4)", "rationale": "import sympy\nprint(sympy.Interval.open(-4, 4))", "metadata": {"license": "CC0", "domain": "Algebra"}}
+{"question": "Wrong seed?", "final_answer": "7", "rationale": "print(8)", "metadata": {"license": "CC0", "domain": "Algebra"}}
+J
+"$VF" verify-seeds "$WORK/notation.jsonl" --out "$WORK/notation.out.jsonl" --mismatches "$WORK/notation.mism.jsonl" --no-progress > "$WORK/notation.out" 2>&1
+check "verify-seeds: notations of one value match (3 of 4)" contains "$WORK/notation.out" "3    75.0%"
+check "verify-seeds: the mismatches file holds exactly the mismatch" test "$(wc -l < "$WORK/notation.mism.jsonl")" -eq 1
+check "verify-seeds: the mismatch says why" contains "$WORK/notation.mism.jsonl" 'different exact values: 7 vs 8'
+check "verify-seeds: matches carry the equivalence reason" contains "$WORK/notation.out.jsonl" 'same set of reals'
+
+# --- veriforge equiv --------------------------------------------------------
+"$VF" equiv --gold '\frac{1 + \sqrt{5}}{2}' --pred '1/2 + sqrt(5)/2' > "$WORK/eq1.out"
+check "equiv: equivalent pair exits 0" test $? -eq 0
+check "equiv: prints the verdict and forms" contains "$WORK/eq1.out" "equivalent: "
+"$VF" equiv --gold '\pi' --pred '3.14' > "$WORK/eq2.out"
+check "equiv: different pair exits 3" test $? -eq 3
+check "equiv: says why" contains "$WORK/eq2.out" "not-equivalent: different values"
+"$VF" equiv --gold 12 --pred 'We get 3 groups of 4, so 13 remain, clearly.' --json > "$WORK/eq3.out"
+check "equiv: prose without a marker is no-answer" contains "$WORK/eq3.out" '"outcome":"no-answer"'
+"$VF" equiv --cases "$SRC/../shared/equivalence/cases.jsonl" --out "$WORK/cases.out.jsonl" 2> "$WORK/cases.err"
+check "equiv --cases: all shared cases agree (exit 0)" test $? -eq 0
+check "equiv --cases: one line per record plus a summary" test "$(wc -l < "$WORK/cases.out.jsonl")" -eq $(( $(wc -l < "$SRC/../shared/equivalence/cases.jsonl") + 1 ))
+check "equiv --cases: summary reports agreement" contains "$WORK/cases.out.jsonl" '"disagree":0'
+printf '{"id": "a", "gold": "1", "pred": "1", "expected": false}\n{"id": "b", "gold": "1"}\nnot json\n' > "$WORK/badcases.jsonl"
+"$VF" equiv --cases "$WORK/badcases.jsonl" > "$WORK/badcases.out" 2> "$WORK/badcases.err"
+check "equiv --cases: invalid records exit 1" test $? -eq 1
+check "equiv --cases: missing field named with file:line" contains "$WORK/badcases.err" "badcases.jsonl:2: a record needs string fields 'gold' and 'pred'"
+check "equiv --cases: invalid JSON named with file:line" contains "$WORK/badcases.err" "badcases.jsonl:3: invalid JSON"
+check "equiv --cases: valid records still judged" contains "$WORK/badcases.out" '"agree":false'
+"$VF" equiv --gold 51 --pred 51.3 --policy 'integer_gold=significant-figures' > /dev/null
+check "equiv --policy changes the tolerance" test $? -eq 0
+"$VF" equiv --gold 51 --pred 51.3 --policy 'integer_gold=roughly' 2> "$WORK/pol.err"
+check "equiv: a bad policy exits 1 naming the key" test $? -eq 1 -a -n "$(grep integer_gold "$WORK/pol.err")"
+printf '[equivalence]\ndomains = ["Physics: integer_gold=significant-figures"]\n' > "$WORK/eq.toml"
+"$VF" equiv --config "$WORK/eq.toml" --domain physics --gold '51 atm' --pred '51.3 atm' > /dev/null
+check "equiv --config: per-domain policy applies" test $? -eq 0
+printf '[equivalence]\ndomains = ["Physics integer_gold=significant-figures"]\n' > "$WORK/badeq.toml"
+"$VF" equiv --config "$WORK/badeq.toml" --gold 1 --pred 1 2> "$WORK/badeq.err"
+check "equiv: a bad domain rule is a config error naming the key" contains "$WORK/badeq.err" "equivalence.domains"
+
 # --- a seed set too small for the target ends with exit 3, outputs intact ----
 printf '{"question": "What is 3 + 4?", "final_answer": "7", "rationale": "print(3 + 4)", "metadata": {"license": "CC0", "domain": "Arithmetic"}}\n' > "$WORK/small.jsonl"
 printf 'seeds = ["small.jsonl"]\ntarget_accepted = 500\n[executor]\nruns = 1\n' > "$WORK/small.toml"

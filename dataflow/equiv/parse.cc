@@ -190,7 +190,7 @@ Cleaned cleanup(std::string_view raw) {
 enum class T : uint8_t {
   kNum, kIdent, kCmd, kLParen, kRParen, kLBrack, kRBrack, kLBrace, kRBrace, kSetOpen, kSetClose, kComma, kSemi,
   kPlus, kMinus, kStar, kSlash, kCaret, kUnder, kEq, kLt, kLe, kGt, kGe, kNe, kBang, kAmp, kPipe, kColon,
-  kRowSep, kApostrophe, kEnd, kBad,
+  kRowSep, kApostrophe, kString, kEnd, kBad,
 };
 
 struct Tok {
@@ -259,6 +259,15 @@ std::vector<Tok> tokenize(const std::string& s) {
         push(T::kBad, b, i);
       }
       continue;
+    }
+    if (c == '\'' || c == '"') {
+      // A Python string literal ('a' in {'a': 1}); an unmatched quote is a prime.
+      size_t close = s.find(c, i + 1);
+      if (close != std::string::npos && close > i + 1) {
+        push(T::kString, i + 1, close);
+        i = close + 1;
+        continue;
+      }
     }
     auto two = [&](char x, char y) { return c == x && i + 1 < s.size() && s[i + 1] == y; };
     if (two('*', '*')) { i += 2; push(T::kCaret, b, i); continue; }
@@ -1393,6 +1402,11 @@ class Parser {
     if (!g.ok) return fail("nested too deeply");
     switch (peek().t) {
       case T::kNum: return parse_number(out);
+      case T::kString:
+        out.kind = Kind::kText;
+        out.text = normalize_text(text(peek()));
+        next();
+        return true;
       case T::kIdent: return parse_identifier(out);
       case T::kCmd: return parse_command(out);
       case T::kLParen:
@@ -1431,10 +1445,19 @@ bool is_flag(const std::string& s) {
 }  // namespace
 
 std::string normalize_text(std::string_view text) {
+  // Braces are LaTeX grouping only when they balance; otherwise they are content.
+  int depth = 0;
+  bool balanced = true;
+  for (char c : text) {
+    if (c == '{') ++depth;
+    if (c == '}' && --depth < 0) balanced = false;
+  }
+  balanced = balanced && depth == 0;
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '{' || c == '}' || c == '*' || c == '`' || c == '"') continue;
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '*' || c == '`' || c == '"') continue;
+    if (balanced && (c == '{' || c == '}')) continue;
     out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   while (!out.empty() && (out.back() == '.' || out.back() == '!')) out.pop_back();
