@@ -11,6 +11,8 @@ packages=(
   libcaf-dev libmsgpack-cxx-dev librocksdb-dev libspdlog-dev doctest-dev
   # JSON (seeds, outputs), TOML (job configs), CLI parsing
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  # exact rationals for answer equivalence
+  libgmp-dev
   # the sandbox's interpreter and the modules seeds use
   python3 python3-msgpack python3-sympy python3-numpy python3-networkx python3-scipy
   python3-cryptography python3-gmpy2 python3-pycryptodome

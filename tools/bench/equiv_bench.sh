@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Answer-equivalence benchmark: comparisons per second of `veriforge equiv`'s
+# judge on one core, on the shared cases and on the advanced_math pairs
+# (final_answer vs the rationale's printed output), each against baselines
+# measured in the same run: Loong's string comparison (C++) and a Python
+# sympy comparator.
+#   tools/bench/equiv_bench.sh [SECONDS_PER_RATE]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SHARED=../shared
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build build --target veriforge equiv_bench > /dev/null
+mkdir -p build/bench-data
+PAIRS=build/bench-data/advanced_math.results.jsonl
+if [ ! -s "$PAIRS" ]; then
+  echo "executing the advanced_math rationales once for their outputs (about a minute)..."
+  build/veriforge verify-seeds "$SHARED/seeds/loong/advanced_math.json" --out "$PAIRS" --no-progress > /dev/null
+fi
+build/equiv_bench --cases "$SHARED/equivalence/cases.jsonl" --pairs "$PAIRS" --seconds "${1:-2}"
+echo "python sympy baseline (parse_expr + simplify; first 300 pairs):"
+/usr/bin/python3 tools/bench/sympy_baseline.py "$SHARED/equivalence/cases.jsonl" | sed 's/^/  shared cases        /'
+/usr/bin/python3 tools/bench/sympy_baseline.py "$PAIRS" --limit 300 | sed 's/^/  advanced_math pairs /'
