@@ -34,6 +34,13 @@ std::string fmt(long double x) {
   return buf;
 }
 
+// Tolerances and precisions read better short: 1e-06, 0.05.
+std::string tol(long double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3Lg", x);
+  return buf;
+}
+
 // Random evaluation points, identical for every comparison: verdicts are
 // reproducible.
 const std::vector<std::vector<long double>>& random_points() {
@@ -526,8 +533,8 @@ class Judge {
       Complex pv = pq ? Complex(to_long_double(*pq), 0) : numeric_value(p_, pe, pctx) * factor_ld;
       if (!finite(pv)) return mismatch("the prediction is not a finite number");
       long double allowed = *half * (1 + 1e-9L) + 1e-15L * std::abs(gv);
-      if (std::abs(gv - pv) <= allowed) return how("rounds to the gold's written precision (+/-" + fmt(*half) + ")");
-      return mismatch("differs beyond the gold's written precision (+/-" + fmt(*half) + "): " + describe());
+      if (std::abs(gv - pv) <= allowed) return how("rounds to the gold's written precision (+/-" + tol(*half) + ")");
+      return mismatch("differs beyond the gold's written precision (+/-" + tol(*half) + "): " + describe());
     }
     if (gq && pq) {
       if (*gq == *pq) return how("equal as exact rationals");
@@ -545,20 +552,20 @@ class Judge {
       return mismatch("not the same value: " + describe());
     }
     bool g_float = has_decimal_literal(g_, ge);
-    double tol = gq ? (p_float ? policy_.float_noise_rel : policy_.exact_rel)
-                    : (p_float || g_float ? policy_.symbolic_rel : policy_.exact_rel);
+    double tolerance = gq ? (p_float ? policy_.float_noise_rel : policy_.exact_rel)
+                          : (p_float || g_float ? policy_.symbolic_rel : policy_.exact_rel);
     long double scale = std::max(std::abs(gv), std::abs(pv));
-    if (std::abs(gv - pv) <= tol * scale + 1e-15L) {
-      return how(tol == policy_.exact_rel ? "equal (numerically to " + fmt(tol) + " relative)"
-                                          : "equal within " + fmt(tol) + " relative");
+    if (std::abs(gv - pv) <= tolerance * scale + 1e-15L) {
+      return how(tolerance == policy_.exact_rel ? "equal (numerically to " + tol(tolerance) + " relative)"
+                                                : "equal within " + tol(tolerance) + " relative");
     }
-    return mismatch("different values: " + describe() + " (tolerance " + fmt(tol) + " relative)");
+    return mismatch("different values: " + describe() + " (tolerance " + tol(tolerance) + " relative)");
   }
 
   bool symbolic(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits, const std::vector<std::string>& names) {
     long double factor = to_long_double(total_factor());
     bool floats = has_decimal_literal(p_, pe) || has_decimal_literal(g_, ge);
-    double tol = floats ? policy_.symbolic_rel : 1e-9;
+    double tolerance = floats ? policy_.symbolic_rel : 1e-9;
     int valid = 0;
     for (int k = 0; k < kRandomPoints; ++k) {
       auto gvals = assign(g_, names, k), pvals = assign(p_, names, k);
@@ -568,7 +575,7 @@ class Judge {
       if (!finite(gv) || !finite(pv)) continue;
       ++valid;
       long double scale = std::max(std::abs(gv), std::abs(pv));
-      if (std::abs(gv - pv) > tol * scale + 1e-12L)
+      if (std::abs(gv - pv) > tolerance * scale + 1e-12L)
         return mismatch("different expressions: " + to_string(g_, ge) + " vs " + to_string(p_, pe) +
                         " (differ at a random point)");
     }
