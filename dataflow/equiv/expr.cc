@@ -316,7 +316,11 @@ void print_rec(const Answer& a, uint32_t id, std::string& out, int depth) {
     if (wrap) out += ')';
   };
   switch (n.op) {
-    case Op::kNumber: out += a.numbers[n.data].value.get_str(); return;
+    case Op::kNumber: {
+      const Number& num = a.numbers[n.data];
+      out += num.written_decimal && !num.literal.empty() ? num.literal : num.value.get_str();
+      return;
+    }
     case Op::kSymbol: out += a.symbols[n.data]; return;
     case Op::kPi: out += "pi"; return;
     case Op::kE: out += "E"; return;
@@ -368,11 +372,26 @@ void print_rec(const Answer& a, uint32_t id, std::string& out, int depth) {
       }
       return;
     }
-    case Op::kPow:
+    case Op::kPow: {
+      const Node& e = a.node(a.child(n, 1));
+      if (e.op == Op::kMul && e.count == 2 && a.node(a.kids[e.first]).op == Op::kNumber &&
+          a.numbers[a.node(a.kids[e.first]).data].value == 1 && a.node(a.kids[e.first + 1]).op == Op::kPow) {
+        const Node& d = a.node(a.kids[e.first + 1]);
+        const Node& base = a.node(a.child(d, 0));
+        const Node& ex = a.node(a.child(d, 1));
+        if (base.op == Op::kNumber && a.numbers[base.data].value == 2 && ex.op == Op::kNumber &&
+            a.numbers[ex.data].value == -1) {
+          out += "sqrt(";
+          print_rec(a, a.child(n, 0), out, depth + 1);
+          out += ")";
+          return;
+        }
+      }
       child(0, true);
       out += "**";
       child(1, true);
       return;
+    }
     case Op::kPlusMinus:
       child(0, true);
       out += " ± ";

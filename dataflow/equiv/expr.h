@@ -59,6 +59,7 @@ struct Number {
   int exponent10 = 0;            // scientific exponent ("1.3e+02" -> 2)
   int significant = 0;           // significant digits as written
   bool trailing_zero_integer = false;  // "1300": significance of the zeros is unknown
+  std::string literal;           // as written, for decimals (normalized forms print it back)
 };
 
 struct Node {

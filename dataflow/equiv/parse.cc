@@ -522,9 +522,10 @@ class Parser {
   }
   uint32_t neg(uint32_t e) {
     const Node& n = a_.node(e);
-    if (n.op == Op::kNumber && !a_.numbers[n.data].written_decimal) {
+    if (n.op == Op::kNumber) {
       Number copy = a_.numbers[n.data];
       copy.value = -copy.value;
+      if (copy.written_decimal) copy.literal = "-" + copy.literal;
       return a_.add_number(std::move(copy));
     }
     return a_.add_node(Op::kMul, {number(-1), e});
@@ -936,6 +937,7 @@ class Parser {
       n.significant = last == std::string::npos ? 1 : static_cast<int>(last - (nz == std::string::npos ? 0 : nz) + 1);
     }
     n.exponent10 = static_cast<int>(exp10);
+    if (n.written_decimal) n.literal = std::string(t);
     mpz_class m(digits, 10);
     mpz_class p10;
     long shift = exp10 - n.decimals;
