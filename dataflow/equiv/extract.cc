@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/parse.h"
 
 namespace vf::equiv {
 
@@ -42,19 +43,10 @@ bool last_boxed(std::string_view text, std::string& out) {
   if (open == std::string_view::npos) return false;
   for (size_t k = best; k < open; ++k)
     if (!std::isalpha(static_cast<unsigned char>(text[k])) && text[k] != '\\' && text[k] != ' ') return false;
-  int depth = 0;
-  for (size_t i = open; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 1 < text.size()) {
-      ++i;
-      continue;
-    }
-    if (text[i] == '{') ++depth;
-    if (text[i] == '}' && --depth == 0) {
-      out = std::string(text.substr(open + 1, i - open - 1));
-      return true;
-    }
-  }
-  return false;
+  size_t close = matching_brace(text, open);
+  if (close == std::string_view::npos) return false;
+  out = std::string(text.substr(open + 1, close - open - 1));
+  return true;
 }
 
 // The text after the last "final answer is" / "answer:" marker, to the end of its line.

@@ -32,19 +32,6 @@ std::string trim(std::string_view s) {
 bool is_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
-// Index of the brace matching the one at `open`, or npos.
-size_t matching_brace(const std::string& s, size_t open) {
-  int depth = 0;
-  for (size_t i = open; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      ++i;
-      continue;
-    }
-    if (s[i] == '{') ++depth;
-    if (s[i] == '}' && --depth == 0) return i;
-  }
-  return std::string::npos;
-}
 
 // `\cmd{X}` -> ` X ` for commands that only decorate their argument.
 void unwrap_commands(std::string& s) {
@@ -573,43 +560,32 @@ class Parser {
     return (at(T::kAmp) && !in_matrix_) || at_cmd("cap") || at_cmd("land") || at_cmd("wedge") || at_ident("and");
   }
 
-  bool parse_item(Value& out) {
-    DepthGuard g(*this);
-    if (!g.ok) return fail("nested too deeply");
+  // operand (op operand)* -> one `kind` value holding the operands.
+  bool parse_joined(Value& out, Kind kind, bool (Parser::*at_op)() const, bool (Parser::*operand)(Value&)) {
     Value first;
-    if (!parse_and(first)) return false;
-    if (!at_or()) {
+    if (!(this->*operand)(first)) return false;
+    if (!(this->*at_op)()) {
       out = std::move(first);
       return true;
     }
-    out.kind = Kind::kUnion;
+    out.kind = kind;
     out.items.push_back(std::move(first));
-    while (at_or()) {
+    while ((this->*at_op)()) {
       next();
       Value v;
-      if (!parse_and(v)) return false;
+      if (!(this->*operand)(v)) return false;
       out.items.push_back(std::move(v));
     }
     return true;
   }
 
-  bool parse_and(Value& out) {
-    Value first;
-    if (!parse_relation(first)) return false;
-    if (!at_and()) {
-      out = std::move(first);
-      return true;
-    }
-    out.kind = Kind::kIntersection;
-    out.items.push_back(std::move(first));
-    while (at_and()) {
-      next();
-      Value v;
-      if (!parse_relation(v)) return false;
-      out.items.push_back(std::move(v));
-    }
-    return true;
+  bool parse_item(Value& out) {
+    DepthGuard g(*this);
+    if (!g.ok) return fail("nested too deeply");
+    return parse_joined(out, Kind::kUnion, &Parser::at_or, &Parser::parse_and);
   }
+
+  bool parse_and(Value& out) { return parse_joined(out, Kind::kIntersection, &Parser::at_and, &Parser::parse_relation); }
 
   bool rel_op(Rel& r, bool& eq, bool& in) {
     eq = in = false;
@@ -1445,6 +1421,19 @@ bool is_flag(const std::string& s) {
 }
 
 }  // namespace
+
+size_t matching_brace(std::string_view s, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      ++i;  // \{ and \} are characters, not grouping
+      continue;
+    }
+    if (s[i] == '{') ++depth;
+    if (s[i] == '}' && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
 
 std::string normalize_text(std::string_view text) {
   // Braces are LaTeX grouping only when they balance; otherwise they are content.

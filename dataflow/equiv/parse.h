@@ -35,6 +35,9 @@ struct ParseOptions {
 
 ParseResult parse_answer(std::string_view text, const ParseOptions& options = {});
 
+// Index of the '}' closing the '{' at `open` (escaped braces skipped), or npos.
+size_t matching_brace(std::string_view text, size_t open);
+
 // Text answers compare case- and space-insensitively: lower case, no spaces,
 // no surrounding LaTeX/markdown decoration or final period.
 std::string normalize_text(std::string_view text);
