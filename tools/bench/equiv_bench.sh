@@ -16,7 +16,16 @@ if [ ! -s "$PAIRS" ]; then
   echo "executing the advanced_math rationales once for their outputs (about a minute)..."
   build/veriforge verify-seeds "$SHARED/seeds/loong/advanced_math.json" --out "$PAIRS" --no-progress > /dev/null
 fi
-build/equiv_bench --cases "$SHARED/equivalence/cases.jsonl" --pairs "$PAIRS" --seconds "${1:-2}"
+native=$(build/equiv_bench --cases "$SHARED/equivalence/cases.jsonl" --pairs "$PAIRS" --seconds "${1:-2}")
+echo "$native"
 echo "python sympy baseline (parse_expr + simplify; first 300 pairs):"
-/usr/bin/python3 tools/bench/sympy_baseline.py "$SHARED/equivalence/cases.jsonl" | sed 's/^/  shared cases        /'
-/usr/bin/python3 tools/bench/sympy_baseline.py "$PAIRS" --limit 300 | sed 's/^/  advanced_math pairs /'
+py_cases=$(/usr/bin/python3 tools/bench/sympy_baseline.py "$SHARED/equivalence/cases.jsonl")
+py_pairs=$(/usr/bin/python3 tools/bench/sympy_baseline.py "$PAIRS" --limit 300)
+echo "  shared cases        $py_cases"
+echo "  advanced_math pairs $py_pairs"
+/usr/bin/python3 - "$native" "$py_cases" "$py_pairs" <<'PY'
+import json, re, sys
+rates = [float(x) for x in re.findall(r"equiv +([0-9.]+) cmp/s", sys.argv[1])]
+for name, rate, py in zip(("shared cases", "advanced_math pairs"), rates, sys.argv[2:]):
+    print(f"speed ratio judge/sympy, {name}: {rate / json.loads(py)['per_second']:.0f}x")
+PY
