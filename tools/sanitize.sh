@@ -3,7 +3,7 @@
 #   ASan+UBSan over every test, including the CAF actors and the two-process
 #   wire test (CAF's headers need -fno-sanitize=null);
 #   TSan over the tests of code without CAF (storage, dataflow, sandbox,
-#   including the hostile-code suite),
+#   including the hostile-code suite, and the model client against llm-sim),
 #   since CAF's own libraries report false races under TSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure --timeout 1200
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=thread > /dev/null
-cmake --build build-tsan --target unit_tests sandbox_tests
+cmake --build build-tsan --target unit_tests sandbox_tests model_tests
 TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_tests
+TSAN_OPTIONS=halt_on_error=1 build-tsan/model_tests
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ./sandbox_tests)

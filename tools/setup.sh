@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   # exact rationals for answer equivalence
   libgmp-dev
+  # model client (HTTP/HTTPS, asynchronous via curl multi); the LLM simulator's HTTP server
+  libcurl4-openssl-dev libevent-dev
   # the sandbox's interpreter and the modules seeds use
   python3 python3-msgpack python3-sympy python3-numpy python3-networkx python3-scipy
   python3-cryptography python3-gmpy2 python3-pycryptodome

@@ -1,0 +1,214 @@
+#include "model/http_engine.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+namespace vf::model {
+
+namespace {
+
+struct Transfer {
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body;  // request body (curl reads it in place)
+  HttpResponse response;
+  HttpEngine::Callback done;
+  double started = 0;
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  t->response.body.append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    bool match = true;
+    for (size_t i = 0; i < kName.size() && match; ++i)
+      match = std::tolower(static_cast<unsigned char>(line[i])) == kName[i];
+    if (match) {
+      std::string v(line.substr(kName.size()));
+      v.erase(0, v.find_first_not_of(" \t"));
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
+      t->response.retry_after = v;
+    }
+  }
+  return size * n;
+}
+
+struct Timer {
+  double due;
+  uint64_t seq;
+  std::function<void()> task;
+  bool operator>(const Timer& o) const { return due > o.due || (due == o.due && seq > o.seq); }
+};
+
+}  // namespace
+
+struct HttpEngine::Impl {
+  CURLM* multi = nullptr;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::vector<std::function<void()>> tasks;  // guarded by mu
+  std::vector<Timer> incoming_timers;         // guarded by mu
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers;  // engine thread
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;              // engine thread
+  uint64_t seq = 0;
+
+  void loop() {
+    while (!stopping.load()) {
+      std::vector<std::function<void()>> run;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        run.swap(tasks);
+        for (auto& t : incoming_timers) timers.push(std::move(t));
+        incoming_timers.clear();
+      }
+      for (auto& t : run) t();
+      double t_now = HttpEngine::now();
+      while (!timers.empty() && timers.top().due <= t_now) {
+        auto task = timers.top().task;
+        timers.pop();
+        task();
+      }
+      int running = 0;
+      curl_multi_perform(multi, &running);
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        finish(m->easy_handle, m->data.result);
+      }
+      int wait_ms = 1000;
+      if (!timers.empty()) wait_ms = std::clamp(static_cast<int>((timers.top().due - HttpEngine::now()) * 1000) + 1, 0, 1000);
+      long curl_ms = -1;
+      curl_multi_timeout(multi, &curl_ms);
+      if (curl_ms >= 0) wait_ms = std::min<int>(wait_ms, static_cast<int>(curl_ms));
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!tasks.empty() || !incoming_timers.empty()) wait_ms = 0;
+      }
+      if (wait_ms > 0) curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
+    }
+  }
+
+  void finish(CURL* easy, CURLcode result) {
+    auto it = transfers.find(easy);
+    if (it == transfers.end()) return;
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    transfers.erase(it);
+    curl_multi_remove_handle(multi, easy);
+    t->response.seconds = HttpEngine::now() - t->started;
+    if (result == CURLE_OK) {
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+    } else {
+      t->response.status = 0;
+      t->response.transport_error = curl_easy_strerror(result);
+      t->response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+      t->response.connect_failed = result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
+                                   result == CURLE_COULDNT_RESOLVE_PROXY;
+    }
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(t->headers);
+    auto done = std::move(t->done);
+    done(std::move(t->response));
+  }
+};
+
+HttpEngine::HttpEngine() : impl_(std::make_unique<Impl>()) {
+  static std::once_flag global;
+  std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  impl_->multi = curl_multi_init();
+  // Reuse connections; allow many per host (one per request in flight).
+  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, 4096L);
+  impl_->thread = std::thread([this] { impl_->loop(); });
+}
+
+HttpEngine::~HttpEngine() {
+  impl_->stopping = true;
+  curl_multi_wakeup(impl_->multi);
+  impl_->thread.join();
+  for (auto& [easy, t] : impl_->transfers) {
+    curl_multi_remove_handle(impl_->multi, easy);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(t->headers);
+  }
+  impl_->transfers.clear();
+  curl_multi_cleanup(impl_->multi);
+}
+
+double HttpEngine::now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void HttpEngine::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->tasks.push_back(std::move(task));
+  }
+  curl_multi_wakeup(impl_->multi);
+}
+
+void HttpEngine::post_after(double seconds, std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->incoming_timers.push_back(Timer{now() + std::max(0.0, seconds), impl_->seq++, std::move(task)});
+  }
+  curl_multi_wakeup(impl_->multi);
+}
+
+size_t HttpEngine::active_transfers() const { return impl_->transfers.size(); }
+
+void HttpEngine::fetch(HttpRequest request, Callback done) {
+  auto t = std::make_unique<Transfer>();
+  t->easy = curl_easy_init();
+  t->body = std::move(request.body);
+  t->done = std::move(done);
+  t->started = now();
+  CURL* e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_s * 1000));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(request.timeout_s, 10.0) * 1000));
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  for (const auto& h : request.headers) t->headers = curl_slist_append(t->headers, h.c_str());
+  if (!t->body.empty()) {
+    t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+  }
+  // No "Expect: 100-continue" round trip on large prompts.
+  t->headers = curl_slist_append(t->headers, "Expect:");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  CURLMcode rc = curl_multi_add_handle(impl_->multi, e);
+  if (rc != CURLM_OK) {
+    HttpResponse r;
+    r.transport_error = curl_multi_strerror(rc);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(t->headers);
+    t->done(std::move(r));
+    return;
+  }
+  impl_->transfers.emplace(e, std::move(t));
+}
+
+}  // namespace vf::model
