@@ -31,7 +31,6 @@ struct Pending {
   ChatCall call;
   std::function<void(ChatOutcome)> done;
   int attempts = 0;
-  double not_before = 0;
   double started = 0;
   double estimated_tokens = 0;
   std::string last_error;
@@ -49,7 +48,7 @@ double estimate_tokens(const ChatCall& c) {
 struct ModelClient::Impl {
   ClientOptions options;
   std::vector<Endpoint> endpoints;
-  std::deque<std::unique_ptr<Pending>> queue;  // engine thread
+  std::deque<std::shared_ptr<Pending>> queue;  // engine thread; shared so abandoned timers free their call
   std::mt19937_64 rng;
   bool pump_scheduled = false;
   mutable std::mutex stats_mu;
@@ -103,32 +102,25 @@ struct ModelClient::Impl {
     });
   }
 
+  // Sends queued calls while some endpoint has capacity. Calls waiting out a
+  // backoff are not in the queue (they sit on the engine's timers), so this
+  // stops at the first call nothing can take.
   void pump() {
     double now = HttpEngine::now();
-    double soonest = 1e9;
-    size_t scanned = 0, n = queue.size();
-    while (scanned < n && !queue.empty()) {
-      ++scanned;
-      std::unique_ptr<Pending> p = std::move(queue.front());
-      queue.pop_front();
-      if (p->not_before > now) {
-        soonest = std::min(soonest, p->not_before - now);
-        queue.push_back(std::move(p));
-        continue;
-      }
+    while (!queue.empty()) {
       double retry_in = 1.0;
-      int idx = pick(*p, now, retry_in);
+      int idx = pick(*queue.front(), now, retry_in);
       if (idx < 0) {
-        soonest = std::min(soonest, retry_in);
-        queue.push_front(std::move(p));
-        break;  // no capacity anywhere: later calls would not find any either
+        schedule_pump(std::max(0.001, std::min(retry_in, 1.0)));
+        return;
       }
+      std::shared_ptr<Pending> p = std::move(queue.front());
+      queue.pop_front();
       send(idx, std::move(p), now);
     }
-    if (!queue.empty()) schedule_pump(std::max(0.001, std::min(soonest, 1.0)));
   }
 
-  void send(int idx, std::unique_ptr<Pending> p, double now) {
+  void send(int idx, std::shared_ptr<Pending> p, double now) {
     Endpoint& e = endpoints[static_cast<size_t>(idx)];
     e.in_flight++;
     e.requests.take(1, now);
@@ -140,12 +132,11 @@ struct ModelClient::Impl {
     req.body = chat_request_body(e.config.model, p->call.messages, p->call.sampling);
     if (!e.auth_header.empty()) req.headers.push_back(e.auth_header);
     req.timeout_s = e.config.timeout_s;
-    Pending* raw = p.release();
-    engine.fetch(std::move(req), [this, idx, raw](HttpResponse r) { on_response(idx, std::unique_ptr<Pending>(raw), std::move(r)); });
+    engine.fetch(std::move(req), [this, idx, p](HttpResponse r) { on_response(idx, p, std::move(r)); });
     snapshot_endpoint(e);
   }
 
-  void on_response(int idx, std::unique_ptr<Pending> p, HttpResponse r) {
+  void on_response(int idx, std::shared_ptr<Pending> p, HttpResponse r) {
     Endpoint& e = endpoints[static_cast<size_t>(idx)];
     double now = HttpEngine::now();
     e.in_flight--;
@@ -208,13 +199,14 @@ struct ModelClient::Impl {
       auto retry_after = parse_retry_after(r.retry_after, static_cast<double>(std::time(nullptr)));
       double delay = backoff_delay(options.backoff, p->attempts + 1, retry_after,
                                    std::uniform_real_distribution<double>(0, 1)(rng));
-      p->not_before = now + delay;
       p->avoid_endpoint = idx;
       spdlog::debug("component=model event=retry endpoint={} attempt={} delay_s={:.3f} error=\"{}\"", e.config.name,
                     p->attempts, delay, why);
-      queue.push_back(std::move(p));
       snapshot_endpoint(e);
-      schedule_pump(delay);
+      engine.post_after(delay, [this, p] {
+        queue.push_back(p);
+        pump();
+      });
       pump();
       return;
     }
@@ -271,7 +263,7 @@ Expected<std::unique_ptr<ModelClient>> ModelClient::create(ClientOptions options
 }
 
 void ModelClient::chat(ChatCall call, std::function<void(ChatOutcome)> done) {
-  auto p = std::make_unique<Pending>();
+  auto p = std::make_shared<Pending>();
   p->estimated_tokens = estimate_tokens(call);
   p->call = std::move(call);
   p->done = std::move(done);
@@ -281,9 +273,8 @@ void ModelClient::chat(ChatCall call, std::function<void(ChatOutcome)> done) {
     impl_->stats.calls++;
   }
   Impl* impl = impl_.get();
-  Pending* raw = p.release();
-  impl->engine.post([impl, raw] {
-    impl->queue.push_back(std::unique_ptr<Pending>(raw));
+  impl->engine.post([impl, p] {
+    impl->queue.push_back(p);
     impl->pump();
   });
 }
