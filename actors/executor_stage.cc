@@ -33,7 +33,11 @@ class ExecutorStage : public MiddleStage<wire::executor_actor::base> {
     return {
         [this](const wire::attach_msg& m) { on_attach(m); },
         [this](const wire::item_batch_msg& m) {
-          for (auto& item : received(m)) run(std::move(item));
+          for (auto& item : received(m)) {
+            // Items an LLM stage already rejected (unparseable reply, model error) pass through.
+            if (item.item_state() == ItemState::kRejected) emit(std::move(item));
+            else run(std::move(item));
+          }
           flush();
         },
         [this](const wire::execution_done_msg& m) {

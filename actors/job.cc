@@ -69,6 +69,76 @@ void apply_config(const JobConfig& c, const std::vector<Seed>& seeds, const std:
   spec.writer.job_name = c.name;
 }
 
+Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobSpec& spec) {
+  bool llm_generator = c.generator != "variant";
+  if (!llm_generator && !c.solver_enabled) return {};
+  auto templates = load_templates(c);
+  if (!templates) return Error{templates.error()};
+  auto policies = equivalence_policies(c);
+  if (!policies) return Error{policies.error()};
+  auto client_for = [&](const std::string& role) -> Expected<std::shared_ptr<model::ModelClient>> {
+    model::ClientOptions o;
+    o.backoff.base_s = c.model_backoff_base_s;
+    o.backoff.max_s = c.model_backoff_max_s;
+    o.backoff.max_attempts = static_cast<int>(c.model_max_attempts);
+    o.random_seed = c.random_seed;
+    for (const auto& e : c.endpoints) {
+      if (e.role != role && e.role != "both") continue;
+      model::EndpointConfig ec;
+      ec.name = e.name;
+      ec.base_url = e.base_url;
+      ec.model = e.model;
+      ec.api_key_env = e.api_key_env;
+      ec.max_in_flight = static_cast<int>(e.max_in_flight);
+      ec.requests_per_minute = e.requests_per_minute;
+      ec.tokens_per_minute = e.tokens_per_minute;
+      ec.timeout_s = e.timeout_s;
+      o.endpoints.push_back(ec);
+    }
+    auto client = model::ModelClient::create(o);
+    if (!client) return Error{role + " endpoints: " + client.error()};
+    return std::shared_ptr<model::ModelClient>(std::move(client.value()));
+  };
+  auto stage = [&](const char* name) {
+    LlmStageOptions s;
+    s.name = name;
+    s.capacity = c.llm_credits;
+    s.batch_size = c.batch_size;
+    s.report_interval_ms = c.progress_interval_ms;
+    return s;
+  };
+  if (llm_generator) {
+    auto client = client_for("generator");
+    if (!client) return Error{client.error()};
+    spec.generator_client = client.value();
+    spec.generate_task = make_generate_task({c.generator_temperature, c.generator_max_tokens});
+    spec.generate_stage = stage("generate");
+    spec.source = std::make_shared<FewShotSource>(seeds, c.generator_examples, c.random_seed, templates.value(),
+                                                  distribution_modules(c));
+  }
+  auto solver = client_for("solver");
+  if (!solver) return Error{solver.error()};
+  spec.solver_client = solver.value();
+  SolveOptions so;
+  so.samples = c.solver_samples;
+  so.use_n = c.solver_use_n;
+  so.temperature = c.solver_temperature;
+  so.max_tokens = c.solver_max_tokens;
+  so.fallback = c.extract_fallback == "whole"       ? equiv::Fallback::kWhole
+                : c.extract_fallback == "last-line" ? equiv::Fallback::kLastLine
+                                                    : equiv::Fallback::kNone;
+  so.templates = templates.value();
+  spec.solve_task = make_solve_task(std::move(so));
+  spec.solve_stage = stage("solve");
+  AgreementOptions ao;
+  ao.check = {c.max_answer_chars, policies.value()};
+  ao.majority = c.agreement == "majority";
+  ao.drop_all_solved = c.drop_all_solved;
+  ao.drop_none_solved = c.drop_none_solved;
+  spec.check = make_agreement_check(std::move(ao));
+  return {};
+}
+
 JobOutcome run_job(JobSpec spec) {
   JobOutcome outcome;
   caf::actor_system_config cfg;
@@ -84,22 +154,39 @@ JobOutcome run_job(JobSpec spec) {
   {
     caf::scoped_actor self{sys};
     auto monitor = caf::actor_cast<wire::monitor_actor>(self);
+    std::vector<std::pair<caf::actor, std::string>> stages;  // for monitoring and stopping
     auto writer = spawn_writer(sys, spec.writer, monitor);
+    stages.emplace_back(caf::actor_cast<caf::actor>(writer), "writer");
     auto verifier = spawn_verifier(sys, spec.check, spec.verifier, writer, monitor);
-    auto executor = spawn_executor_stage(sys, spec.executor, std::move(pool), verifier, monitor);
-    auto generator = spawn_generator(sys, spec.source, spec.generator, executor, monitor);
+    stages.emplace_back(caf::actor_cast<caf::actor>(verifier), "verifier");
+    wire::downstream_actor after_executor = verifier;
+    if (spec.solve_task) {
+      auto solve = spawn_llm_stage(sys, spec.solve_stage, spec.solve_task, spec.solver_client, verifier, monitor);
+      stages.emplace_back(caf::actor_cast<caf::actor>(solve), spec.solve_stage.name);
+      after_executor = solve;
+    }
+    auto executor = spawn_executor_stage(sys, spec.executor, std::move(pool), after_executor, monitor);
+    stages.emplace_back(caf::actor_cast<caf::actor>(executor), "executor");
+    wire::downstream_actor after_generator = executor;
+    if (spec.generate_task) {
+      auto generate =
+          spawn_llm_stage(sys, spec.generate_stage, spec.generate_task, spec.generator_client, executor, monitor);
+      stages.emplace_back(caf::actor_cast<caf::actor>(generate), spec.generate_stage.name);
+      after_generator = generate;
+    }
+    auto generator = spawn_generator(sys, spec.source, spec.generator, after_generator, monitor);
+    stages.emplace_back(caf::actor_cast<caf::actor>(generator), "generator");
     spec.source.reset();  // the generator owns it now
-    std::map<caf::actor_addr, std::string> names = {{writer.address(), "writer"},
-                                                    {verifier.address(), "verifier"},
-                                                    {executor.address(), "executor"},
-                                                    {generator.address(), "generator"}};
-    for (const auto& [addr, _] : names) self->monitor(caf::actor_cast<caf::actor>(addr));
+    spec.generator_client.reset();  // the LLM stages own the clients now
+    spec.solver_client.reset();
+    std::map<caf::actor_addr, std::string> names;
+    for (const auto& [actor, name] : stages) {
+      names[actor.address()] = name;
+      self->monitor(actor);
+    }
 
     auto stop_all = [&](caf::exit_reason why) {
-      self->send_exit(generator, why);
-      self->send_exit(executor, why);
-      self->send_exit(verifier, why);
-      self->send_exit(writer, why);
+      for (auto it = stages.rbegin(); it != stages.rend(); ++it) self->send_exit(it->first, why);
     };
     bool done = false;
     self->receive_while([&] { return !done; })(

@@ -23,6 +23,13 @@ namespace vf {
 struct JobSpec {
   std::shared_ptr<ItemSource> source;
   std::shared_ptr<const Check> check;
+  // LLM stages: present when the job generates with an LLM / solves by chain of thought.
+  std::shared_ptr<const ModelTask> generate_task;
+  std::shared_ptr<model::ModelClient> generator_client;
+  LlmStageOptions generate_stage;
+  std::shared_ptr<const ModelTask> solve_task;
+  std::shared_ptr<model::ModelClient> solver_client;
+  LlmStageOptions solve_stage;
   GeneratorOptions generator;
   ExecutorStageOptions executor;
   VerifierOptions verifier;
@@ -47,6 +54,11 @@ JobOutcome run_job(JobSpec spec);
 // `hide_paths` (the job's output folder) besides /root, /home and /etc/shadow.
 void apply_config(const JobConfig& config, const std::vector<Seed>& seeds,
                   const std::vector<std::string>& hide_paths, JobSpec& spec);
+
+// The LLM parts of a job from its config: model clients (one per role), the
+// generate and solve tasks, the agreement check and, for LLM generators, the
+// source. Errors name the config key or endpoint.
+Status apply_llm_config(const JobConfig& config, const std::vector<Seed>& seeds, JobSpec& spec);
 
 // The distribution -> module map of a config (built-ins plus its entries).
 sandbox::SandboxOptions sandbox_options(const JobConfig& config, const std::vector<Seed>& seeds,

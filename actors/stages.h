@@ -1,6 +1,7 @@
 // The pipeline's stages as CAF actors: thin shells around the dataflow logic.
 //
 //   generator -> executor stage -> verifier -> writer
+//   generator -> LLM generate -> executor stage -> LLM solve -> verifier -> writer  (LLM jobs)
 //
 // Each stage holds at most its credit capacity of items (dataflow/credit.h),
 // owns its state (no memory is shared between stages; items travel as msgpack
@@ -16,6 +17,7 @@
 
 #include "actors/wire.h"
 #include "dataflow/checks.h"
+#include "dataflow/llm_tasks.h"
 #include "dataflow/sources.h"
 #include "sandbox/fork_server.h"
 
@@ -39,6 +41,13 @@ struct ExecutorStageOptions {
 
 struct VerifierOptions {
   uint32_t capacity = 32;
+  uint32_t batch_size = 8;
+  uint32_t report_interval_ms = 500;
+};
+
+struct LlmStageOptions {
+  std::string name = "llm";   // "generate", "solve": names the stage in logs and reports
+  uint32_t capacity = 256;
   uint32_t batch_size = 8;
   uint32_t report_interval_ms = 500;
 };
@@ -70,5 +79,10 @@ wire::executor_actor spawn_executor_stage(caf::actor_system& sys, ExecutorStageO
 wire::stage_actor spawn_verifier(caf::actor_system& sys, std::shared_ptr<const Check> check,
                                  VerifierOptions options, wire::downstream_actor next, wire::monitor_actor monitor);
 wire::writer_actor spawn_writer(caf::actor_system& sys, WriterOptions options, wire::monitor_actor monitor);
+// The stage shares `client` with other LLM stages (one connection pool per job).
+wire::model_stage_actor spawn_llm_stage(caf::actor_system& sys, LlmStageOptions options,
+                                        std::shared_ptr<const ModelTask> task,
+                                        std::shared_ptr<model::ModelClient> client, wire::downstream_actor next,
+                                        wire::monitor_actor monitor);
 
 }  // namespace vf

@@ -33,6 +33,11 @@ class Verifier : public MiddleStage<wire::stage_actor::base> {
     if (item.item_state() != ItemState::kExecuted) return item;
     Verdict v = check_->check(item);
     item.verdict_note = std::move(v.note);
+    for (size_t i = 0; i < v.agrees.size() && i < item.solver_samples.size(); ++i) item.solver_samples[i].agrees = v.agrees[i];
+    if (v.pass_rate >= 0) {
+      item.pass_rate = v.pass_rate;
+      item.difficulty = v.difficulty;
+    }
     if (v.accepted) {
       item.answer = std::move(v.answer);
       advance(item, ItemEvent::kAccept);

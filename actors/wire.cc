@@ -19,6 +19,7 @@ void register_all(Registrar r) {
   r.add<Credit>();
   r.add<EndOfStream>();
   r.add<ExecutionDone>();
+  r.add<ModelDone>();
   r.add<StageReport>();
   r.add<JobReport>();
 }

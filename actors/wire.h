@@ -59,6 +59,13 @@ struct ExecutionDone {
   MSGPACK_DEFINE(item)
 };
 
+// A model call chain finished (model client thread -> LLM stage).
+struct ModelDone {
+  static constexpr const char* kWireName = "vf.model_done";
+  Item item;
+  MSGPACK_DEFINE(item)
+};
+
 struct StageReport {
   static constexpr const char* kWireName = "vf.stage_report";
   std::string stage;
@@ -108,6 +115,7 @@ using item_batch_msg = Msg<ItemBatch>;
 using credit_msg = Msg<Credit>;
 using eos_msg = Msg<EndOfStream>;
 using execution_done_msg = Msg<ExecutionDone>;
+using model_done_msg = Msg<ModelDone>;
 using stage_report_msg = Msg<StageReport>;
 using job_report_msg = Msg<JobReport>;
 
@@ -127,6 +135,8 @@ using upstream_actor = caf::typed_actor<caf::reacts_to<credit_msg>>;
 using stage_actor = downstream_actor::extend_with<upstream_actor>;
 // The executor stage also hears from its snippet pool.
 using executor_actor = stage_actor::extend<caf::reacts_to<execution_done_msg>>;
+// LLM stages (generation, solving) hear from the model client.
+using model_stage_actor = stage_actor::extend<caf::reacts_to<model_done_msg>>;
 // The generator only sends items.
 using generator_actor = upstream_actor;
 // The writer only receives them.

@@ -84,6 +84,8 @@ class Writer : public wire::writer_actor::base {
     }
     if (auto s = accepted_.open(options_.out_dir + "/accepted.jsonl"); !s) return s;
     if (auto s = rejected_.open(options_.out_dir + "/rejected.jsonl"); !s) return s;
+    if (auto s = sharegpt_.open(options_.out_dir + "/sft.sharegpt.jsonl"); !s) return s;
+    if (auto s = rl_.open(options_.out_dir + "/rl.jsonl"); !s) return s;
     auto store = JobStore::open(options_.out_dir + "/db", {options_.sync, true});
     if (!store) return Error{store.error()};
     store_ = std::move(store.value());
@@ -179,6 +181,8 @@ class Writer : public wire::writer_actor::base {
         }
         tally_.accepted(released.provenance.domain);
         if (auto s = accepted_.append(accepted_record(released, options_.job_name).dump()); !s) return s;
+        if (auto s = sharegpt_.append(sharegpt_record(released, options_.job_name).dump()); !s) return s;
+        if (auto s = rl_.append(rl_record(released, options_.job_name).dump()); !s) return s;
         advance(released, ItemEvent::kWriteAccepted);
         states.push_back({id, {released.state, ""}});
       }
@@ -190,6 +194,8 @@ class Writer : public wire::writer_actor::base {
     }
     if (auto s = accepted_.flush(options_.sync); !s) return s;
     if (auto s = rejected_.flush(options_.sync); !s) return s;
+    if (auto s = sharegpt_.flush(options_.sync); !s) return s;
+    if (auto s = rl_.flush(options_.sync); !s) return s;
     // Items still parked leave memory: they wait in the store.
     std::vector<std::pair<uint64_t, std::string>> park;
     for (auto& [id, it] : pending_park_) park.emplace_back(id, encode(it));
@@ -280,7 +286,7 @@ class Writer : public wire::writer_actor::base {
   CommitGate gate_;
   Tally tally_;
   SeedCheckTally tally_seeds_;
-  LineFile accepted_, rejected_, results_, mismatches_;
+  LineFile accepted_, rejected_, sharegpt_, rl_, results_, mismatches_;
   std::unique_ptr<JobStore> store_;
   std::map<uint64_t, Item> pending_park_;  // parked during the current batch
   uint64_t received_ = 0;

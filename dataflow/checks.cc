@@ -59,49 +59,54 @@ bool failed_run(const Item& item, Verdict& v) {
 
 Verdict ExecutionCheck::check(const Item& item) const {
   Verdict v;
-  if (failed_run(item, v)) return v;
+  if (!execution_criteria(item, options_, v)) return v;
+  v.accepted = true;
+  return v;
+}
+
+bool execution_criteria(const Item& item, const CheckOptions& options, Verdict& v) {
+  if (failed_run(item, v)) return false;
   const std::string& first = item.executions.front().output;
   if (normalize_answer(first).empty()) {
     v.reason = "empty-output";
     v.detail = "the rationale printed nothing";
-    return v;
+    return false;
   }
   for (size_t i = 1; i < item.executions.size(); ++i) {
     if (item.executions[i].output != first) {
       v.reason = "nondeterministic";
       v.detail = "run 1 printed '" + first.substr(0, 200) + "', run " + std::to_string(i + 1) + " printed '" +
                  item.executions[i].output.substr(0, 200) + "'";
-      return v;
+      return false;
     }
   }
-  if (first.size() > options_.max_answer_chars) {
+  if (first.size() > options.max_answer_chars) {
     v.reason = "answer-too-long";
-    v.detail = std::to_string(first.size()) + " characters, limit " + std::to_string(options_.max_answer_chars);
-    return v;
+    v.detail = std::to_string(first.size()) + " characters, limit " + std::to_string(options.max_answer_chars);
+    return false;
   }
   if (!printable_text(first)) {
     v.reason = "malformed-answer";
     v.detail = "the answer holds control characters";
-    return v;
+    return false;
   }
   if (normalize_answer(item.question).empty()) {
     v.reason = "malformed-question";
     v.detail = "the question is empty";
-    return v;
+    return false;
   }
   if (!item.reference_answer.empty()) {
     // A variant whose answer is the seed's (in any notation) did not really change the problem.
-    auto same = judge_output(item.reference_answer, first, options_.policies.for_domain(item.provenance.domain));
+    auto same = judge_output(item.reference_answer, first, options.policies.for_domain(item.provenance.domain));
     if (same.equivalent()) {
       v.reason = "same-as-seed-answer";
       v.detail = "the variant's answer '" + first.substr(0, 200) + "' equals the seed's answer '" +
                  item.reference_answer.substr(0, 200) + "' (" + same.reason + ")";
-      return v;
+      return false;
     }
   }
-  v.accepted = true;
   v.answer = first;
-  return v;
+  return true;
 }
 
 Verdict SeedMatchCheck::check(const Item& item) const {

@@ -24,6 +24,10 @@ struct Verdict {
   std::string reason;   // stable code, empty when accepted
   std::string detail;   // human-readable
   std::string note;     // how an answer comparison was judged (accepted or not)
+  // Verification by agreement (solver samples):
+  std::vector<bool> agrees;  // per solver sample
+  double pass_rate = -1;
+  std::string difficulty;
 };
 
 class Check {
@@ -68,5 +72,10 @@ std::string normalize_answer(const std::string& s);
 equiv::Verdict judge_output(const std::string& gold, const std::string& output, const equiv::Policy& domain_policy);
 
 std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options);
+
+// The execution criteria every accepted item meets (successful, deterministic,
+// non-empty, well-formed, not the seed's own answer); false with the verdict
+// filled when one fails.
+bool execution_criteria(const Item& item, const CheckOptions& options, Verdict& v);
 
 }  // namespace vf

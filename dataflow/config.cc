@@ -1,5 +1,6 @@
 #include "dataflow/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <sstream>
@@ -68,6 +69,22 @@ std::string join(const std::vector<std::string>& v) {
         [](const JobConfig& c) { return str(c.MEMBER); }                                \
   }
 
+#define VF_STR(KEY, MEMBER, DESC)                                                       \
+  Field {                                                                               \
+    KEY, Kind::kString, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.s; }, \
+        [](const JobConfig& c) { return c.MEMBER; }                                     \
+  }
+#define VF_BOOL(KEY, MEMBER, DESC)                                                      \
+  Field {                                                                               \
+    KEY, Kind::kBool, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.b; }, \
+        [](const JobConfig& c) { return std::string(c.MEMBER ? "true" : "false"); }    \
+  }
+#define VF_LIST(KEY, MEMBER, DESC)                                                            \
+  Field {                                                                                     \
+    KEY, Kind::kStringList, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.list; }, \
+        [](const JobConfig& c) { return join(c.MEMBER); }                                     \
+  }
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       {"name", Kind::kString, "Job name, written into outputs and job metadata.", 0, 0,
@@ -91,6 +108,36 @@ const std::vector<Field>& fields() {
        [](JobConfig& c, const Value& v) { c.generator = v.s; }, [](const JobConfig& c) { return c.generator; }},
       VF_INT("generator.attempts_per_slot", attempts_per_slot, 1, 1000,
              "Tries per seed turn before the variant generator moves on when it repeats a question."),
+      VF_INT("generator.examples", generator_examples, 1, 32, "LLM generators: seed examples per request (k)."),
+      VF_STR("generator.prompt", generator_prompt,
+             "LLM generators: prompt template file (relative to the config); empty: the built-in template "
+             "(configs/prompts/ holds editable copies)."),
+      VF_NUM("generator.temperature", generator_temperature, "LLM generators: sampling temperature."),
+      VF_INT("generator.max_tokens", generator_max_tokens, 16, 1 << 20, "LLM generators: max_tokens per reply."),
+      VF_BOOL("solver.enabled", solver_enabled,
+              "Solve every executed item by chain of thought and accept by agreement (always on with an LLM "
+              "generator)."),
+      VF_INT("solver.samples", solver_samples, 1, 64, "Chain-of-thought samples per item (k); the pass rate is over k."),
+      VF_BOOL("solver.use_n", solver_use_n, "Ask for the k samples in one request (n = k); off: k requests."),
+      VF_STR("solver.prompt", solver_prompt, "Solver prompt template file; empty: built-in."),
+      VF_LIST("solver.system_prompts", solver_system_prompts,
+              "System prompt files; one is sampled per request for variety; empty: the built-in ones."),
+      VF_NUM("solver.temperature", solver_temperature, "Solver sampling temperature."),
+      VF_INT("solver.max_tokens", solver_max_tokens, 16, 1 << 20, "Solver max_tokens per sample."),
+      VF_STR("solver.extract_fallback", extract_fallback,
+             "A response without \\boxed{} or 'final answer': none (no answer), last-line, whole."),
+      VF_STR("verifier.agreement", agreement,
+             "\"majority\": accept when the code's answer equals the solvers' majority answer; \"any\": when "
+             "at least one sample agrees."),
+      VF_BOOL("verifier.drop_all_solved", drop_all_solved,
+              "Reject items every sample solves (too easy; no RL signal). Off: keep them, tagged easy."),
+      VF_BOOL("verifier.drop_none_solved", drop_none_solved,
+              "Reject items no sample solves (zero advantage). Off: keep them, tagged unsolved."),
+      VF_INT("model.max_attempts", model_max_attempts, 1, 100, "Attempts per model call, the first included."),
+      VF_NUM("model.backoff_base_s", model_backoff_base_s, "First retry delay; doubles per attempt, with jitter."),
+      VF_NUM("model.backoff_max_s", model_backoff_max_s, "Longest retry delay (Retry-After may ask for more)."),
+      VF_INT("pipeline.llm_credits", llm_credits, 1, 1 << 20,
+             "Items an LLM stage may hold; bounds requests in flight together with each endpoint's max_in_flight."),
       {"executor.python", Kind::kString,
        "Interpreter for rationale code (Debian's /usr/bin/python3 sees the python3-* packages).", 0, 0,
        [](JobConfig& c, const Value& v) { c.python = v.s; }, [](const JobConfig& c) { return c.python; }},
@@ -259,6 +306,61 @@ void collect_leaves(const toml::table& t, const std::string& prefix,
   }
 }
 
+// [[endpoints]] tables: each field checked, errors name file, line, entry and field.
+Status read_endpoints(const std::string& path, const toml::node& node, std::vector<EndpointSpec>& out) {
+  const toml::array* arr = node.as_array();
+  auto where = [&](const toml::node& n, size_t i, const std::string& field) {
+    return path + ":" + std::to_string(n.source().begin.line) + ": endpoints[" + std::to_string(i) + "]" +
+           (field.empty() ? "" : "." + field);
+  };
+  if (!arr) return Error{where(node, 0, "") + ": expected [[endpoints]] tables"};
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table* t = (*arr)[i].as_table();
+    if (!t) return Error{where((*arr)[i], i, "") + ": expected a table"};
+    EndpointSpec e;
+    for (const auto& [k, v] : *t) {
+      std::string key(k.str());
+      auto str = [&](std::string& dst) -> Status {
+        if (!v.is_string()) return Error{where(v, i, key) + ": expected a string"};
+        dst = v.as_string()->get();
+        return {};
+      };
+      auto num = [&](double& dst) -> Status {
+        if (v.is_integer()) dst = static_cast<double>(v.as_integer()->get());
+        else if (v.is_floating_point()) dst = v.as_floating_point()->get();
+        else return Error{where(v, i, key) + ": expected a number"};
+        if (dst < 0) return Error{where(v, i, key) + ": must not be negative"};
+        return {};
+      };
+      Status s;
+      double d = 0;
+      if (key == "role") s = str(e.role);
+      else if (key == "name") s = str(e.name);
+      else if (key == "base_url") s = str(e.base_url);
+      else if (key == "model") s = str(e.model);
+      else if (key == "api_key_env") s = str(e.api_key_env);
+      else if (key == "max_in_flight") {
+        s = num(d);
+        e.max_in_flight = static_cast<int64_t>(d);
+        if (s && e.max_in_flight < 1) s = Error{where(v, i, key) + ": must be at least 1"};
+      } else if (key == "requests_per_minute") s = num(e.requests_per_minute);
+      else if (key == "tokens_per_minute") s = num(e.tokens_per_minute);
+      else if (key == "timeout_s") s = num(e.timeout_s);
+      else
+        s = Error{where(v, i, key) + ": unknown field (known: role, name, base_url, model, api_key_env, "
+                                     "max_in_flight, requests_per_minute, tokens_per_minute, timeout_s)"};
+      if (!s) return s;
+    }
+    if (e.role != "generator" && e.role != "solver" && e.role != "both")
+      return Error{where(*t, i, "role") + ": must be generator, solver or both, got '" + e.role + "'"};
+    if (e.base_url.empty()) return Error{where(*t, i, "base_url") + ": missing"};
+    if (e.model.empty()) return Error{where(*t, i, "model") + ": missing"};
+    if (e.name.empty()) e.name = "endpoint-" + std::to_string(i + 1);
+    out.push_back(e);
+  }
+  return {};
+}
+
 std::string resolve(const std::string& base, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute() || base.empty()) return p;
   return (fs::path(base) / p).lexically_normal().string();
@@ -287,6 +389,10 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
       return Error{path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
                    std::string(e.description())};
     }
+    if (auto* eps = doc.get("endpoints")) {
+      if (auto s = read_endpoints(path, *eps, c.endpoints); !s) return Error{s.error()};
+      doc.erase("endpoints");
+    }
     std::vector<std::pair<std::string, const toml::node*>> leaves;
     collect_leaves(doc, "", leaves);
     for (const auto& [key, node] : leaves) {
@@ -301,6 +407,9 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
     }
     std::string base = fs::path(path).parent_path().string();
     for (auto& s : c.seeds) s = resolve(base.empty() ? "." : base, s);
+    for (auto* file : {&c.generator_prompt, &c.solver_prompt})
+      if (!file->empty()) *file = resolve(base.empty() ? "." : base, *file);
+    for (auto& s : c.solver_system_prompts) s = resolve(base.empty() ? "." : base, s);
     if (!c.out_dir.empty()) c.out_dir = resolve(base.empty() ? "." : base, c.out_dir);
   }
   for (const auto& o : overrides) {
@@ -337,8 +446,23 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
       if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
         return Error{"'" + entry + "': expected name=module in sandbox." +
                      std::string(list == &c.import_aliases ? "import_aliases" : "distribution_modules")};
-  if (c.generator != "variant")
-    return Error{"key 'generator.kind': unknown generator '" + c.generator + "' (available: variant)"};
+  static const std::vector<std::string> kGenerators = {"variant", "few-shot"};
+  if (std::find(kGenerators.begin(), kGenerators.end(), c.generator) == kGenerators.end())
+    return Error{"key 'generator.kind': unknown generator '" + c.generator + "' (available: variant, few-shot)"};
+  if (c.agreement != "majority" && c.agreement != "any")
+    return Error{"key 'verifier.agreement': must be majority or any, got '" + c.agreement + "'"};
+  if (c.extract_fallback != "none" && c.extract_fallback != "last-line" && c.extract_fallback != "whole")
+    return Error{"key 'solver.extract_fallback': must be none, last-line or whole, got '" + c.extract_fallback + "'"};
+  bool llm = c.generator != "variant";
+  auto has_role = [&](const char* role) {
+    for (const auto& e : c.endpoints)
+      if (e.role == role || e.role == "both") return true;
+    return false;
+  };
+  if (llm && !has_role("generator"))
+    return Error{"generator.kind = \"" + c.generator + "\" needs an [[endpoints]] table with role \"generator\" or \"both\""};
+  if ((llm || c.solver_enabled) && !has_role("solver"))
+    return Error{"the solver stage needs an [[endpoints]] table with role \"solver\" or \"both\""};
   if (auto p = equivalence_policies(c); !p) return Error{p.error()};
   return c;
 }

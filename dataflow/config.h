@@ -17,6 +17,19 @@
 
 namespace vf {
 
+// One OpenAI-compatible endpoint ([[endpoints]] tables in the config).
+struct EndpointSpec {
+  std::string role = "both";  // "generator", "solver" or "both"
+  std::string name;
+  std::string base_url;
+  std::string model;
+  std::string api_key_env;
+  int64_t max_in_flight = 64;
+  double requests_per_minute = 0;
+  double tokens_per_minute = 0;
+  double timeout_s = 120;
+};
+
 struct JobConfig {
   // job
   std::string name = "veriforge-job";
@@ -29,6 +42,30 @@ struct JobConfig {
   // generator
   std::string generator = "variant";
   uint32_t attempts_per_slot = 8;
+  // LLM generators ("few-shot")
+  uint32_t generator_examples = 3;           // k seed examples per request
+  std::string generator_prompt;              // template file; empty: the built-in one
+  double generator_temperature = 0.8;
+  uint32_t generator_max_tokens = 1536;
+  // solver stage (runs with any LLM generator, or when solver.enabled)
+  bool solver_enabled = false;
+  uint32_t solver_samples = 4;               // k
+  bool solver_use_n = true;                  // one request with n = k, else k requests
+  std::string solver_prompt;                 // template file; empty: built-in
+  std::vector<std::string> solver_system_prompts;  // files; one is sampled per request; empty: built-in ones
+  double solver_temperature = 0.7;
+  uint32_t solver_max_tokens = 1536;
+  std::string extract_fallback = "none";     // none | last-line | whole
+  // verification by agreement
+  std::string agreement = "majority";        // the code's answer must equal the solvers' majority ("any": one)
+  bool drop_all_solved = false;              // every sample right: too easy for RL
+  bool drop_none_solved = true;              // no sample right: zero advantage
+  // model client
+  std::vector<EndpointSpec> endpoints;
+  uint32_t model_max_attempts = 6;
+  double model_backoff_base_s = 0.5;
+  double model_backoff_max_s = 30;
+  uint32_t llm_credits = 256;                // items an LLM stage may hold (its requests in flight)
   // executor
   std::string python = "/usr/bin/python3";
   uint32_t executor_workers = 0;       // 0: one per core

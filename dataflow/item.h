@@ -49,6 +49,22 @@ struct Execution {
   MSGPACK_DEFINE(status, exit_code, output, error_tail, detail, wall_ms)
 };
 
+// One chat message of a prompt an LLM stage sends for this item.
+struct PromptMessage {
+  std::string role;
+  std::string content;
+  MSGPACK_DEFINE(role, content)
+};
+
+// One chain-of-thought sample from the solver stage.
+struct SolverSample {
+  std::string response;      // the raw reply (kept for audit)
+  std::string answer;        // the extracted final answer; empty when none
+  std::string extraction;    // "boxed", "final-answer", ..., "" when nothing was found
+  bool agrees = false;       // equivalent to the code's answer (set by the verifier)
+  MSGPACK_DEFINE(response, answer, extraction, agrees)
+};
+
 enum class ItemState : uint8_t {
   kGenerated = 0,   // question + rationale exist, not yet executed
   kExecuted = 1,    // executions attached
@@ -76,9 +92,19 @@ struct Item {
   std::string reject_detail;         // human-readable explanation
   std::vector<std::string> required_modules;  // import names the seed declares
   std::string verdict_note;          // how the verifier judged (equivalence reason), accepted or not
+  // LLM generation and solving (issue 5)
+  std::vector<PromptMessage> prompt;           // the generator prompt (few-shot, self-instruct, evol)
+  std::vector<Provenance> conditioned_on;      // the seeds / items the prompt showed
+  std::string generator_reply;                 // the raw generator reply
+  std::vector<SolverSample> solver_samples;    // k chain-of-thought samples
+  double pass_rate = -1;                       // agreeing samples / k; -1: not solved
+  std::string difficulty;                      // "easy", "medium", "hard", ...
+  uint64_t prompt_tokens = 0;                  // summed over this item's model calls
+  uint64_t completion_tokens = 0;
   MSGPACK_DEFINE(id, state, question, rationale, reference_answer, answer, generator,
                  provenance, substitutions, executions, reject_reason, reject_detail, required_modules,
-                 verdict_note)
+                 verdict_note, prompt, conditioned_on, generator_reply, solver_samples, pass_rate, difficulty,
+                 prompt_tokens, completion_tokens)
 
   ItemState item_state() const { return static_cast<ItemState>(state); }
 };

@@ -47,13 +47,72 @@ json executions_json(const Item& item) {
   return runs;
 }
 
-}  // namespace
+json provenance_json(const Provenance& p) {
+  return {{"file", p.seed_file}, {"index", p.seed_index}, {"name", p.seed_name},
+          {"domain", p.domain},  {"source", source_json(p)}, {"license", p.license}};
+}
 
-json accepted_record(const Item& item, const std::string& job_name) {
+// LLM items: what the solvers said, the pass rate, the tokens spent, the
+// seeds the generator was shown (each with its license).
+void add_llm_fields(const Item& item, json& r) {
+  if (!item.conditioned_on.empty()) {
+    json seeds = json::array();
+    for (const auto& p : item.conditioned_on) seeds.push_back(provenance_json(p));
+    r["conditioned_on"] = seeds;
+  }
+  if (!item.solver_samples.empty()) {
+    json samples = json::array();
+    for (const auto& s : item.solver_samples)
+      samples.push_back({{"answer", s.answer}, {"extraction", s.extraction}, {"agrees", s.agrees}});
+    r["solver_samples"] = samples;
+  }
+  if (item.pass_rate >= 0) {
+    r["pass_rate"] = item.pass_rate;
+    r["difficulty"] = item.difficulty;
+  }
+  if (item.prompt_tokens || item.completion_tokens)
+    r["tokens"] = {{"prompt", item.prompt_tokens}, {"completion", item.completion_tokens}};
+}
+
+// The assistant turn for SFT: an agreeing chain of thought when the solvers
+// gave one, else the program of thought.
+std::string sft_answer(const Item& item) {
+  for (const auto& s : item.solver_samples)
+    if (s.agrees) return s.response;
   std::string assistant = "```python\n" + item.rationale;
   if (assistant.back() != '\n') assistant += '\n';
   assistant += "```\nRunning this program prints the answer.\n\nFinal answer: \\boxed{" + item.answer + "}";
-  return {
+  return assistant;
+}
+
+}  // namespace
+
+json sharegpt_record(const Item& item, const std::string& job_name) {
+  return {{"id", item_key(job_name, item.id)},
+          {"conversations", json::array({{{"from", "human"}, {"value", item.question}},
+                                         {{"from", "gpt"}, {"value", sft_answer(item)}}})},
+          {"domain", item.provenance.domain},
+          {"license", item.provenance.license}};
+}
+
+json rl_record(const Item& item, const std::string& job_name) {
+  json r = {{"id", item_key(job_name, item.id)},
+            {"prompt", json::array({{{"role", "user"}, {"content", item.question}}})},
+            {"ground_truth", item.answer},
+            {"reward", "answer-equivalence"},
+            {"domain", item.provenance.domain},
+            {"license", item.provenance.license},
+            {"seed", seed_json(item)}};
+  if (item.pass_rate >= 0) {
+    r["pass_rate"] = item.pass_rate;
+    r["difficulty"] = item.difficulty;
+  }
+  return r;
+}
+
+json accepted_record(const Item& item, const std::string& job_name) {
+  std::string assistant = sft_answer(item);
+  json r = {
       {"id", item_key(job_name, item.id)},
       {"item_id", item.id},
       {"question", item.question},
@@ -68,10 +127,12 @@ json accepted_record(const Item& item, const std::string& job_name) {
       {"messages", json::array({{{"role", "user"}, {"content", item.question}},
                                 {{"role", "assistant"}, {"content", assistant}}})},
   };
+  add_llm_fields(item, r);
+  return r;
 }
 
 json rejected_record(const Item& item, const std::string& job_name) {
-  return {
+  json r = {
       {"id", item_key(job_name, item.id)},
       {"item_id", item.id},
       {"reason", item.reject_reason},
@@ -85,6 +146,9 @@ json rejected_record(const Item& item, const std::string& job_name) {
       {"substitutions", substitutions_json(item)},
       {"executions", executions_json(item)},
   };
+  add_llm_fields(item, r);
+  if (!item.generator_reply.empty()) r["generator_reply"] = item.generator_reply;  // kept raw for audit
+  return r;
 }
 
 json seed_check_record(const Item& item) {

@@ -17,6 +17,10 @@ namespace vf {
 // SFT-ready `messages` conversation (program-of-thought answer).
 nlohmann::json accepted_record(const Item& item, const std::string& job_name);
 nlohmann::json rejected_record(const Item& item, const std::string& job_name);
+// Exports of accepted items: SFT in ShareGPT form, and RL (prompt + ground
+// truth for a rule-based reward, with pass rate and difficulty).
+nlohmann::json sharegpt_record(const Item& item, const std::string& job_name);
+nlohmann::json rl_record(const Item& item, const std::string& job_name);
 // verify-seeds: one line per seed with status, output and match.
 nlohmann::json seed_check_record(const Item& item);
 

@@ -37,6 +37,7 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<Credit>())
       .or_else(echo_one<EndOfStream>())
       .or_else(echo_one<ExecutionDone>())
+      .or_else(echo_one<ModelDone>())
       .or_else(echo_one<StageReport>())
       .or_else(echo_one<JobReport>());
 }
@@ -53,6 +54,13 @@ Item sample_item(uint64_t id) {
   it.provenance = {"seeds/x.json", 3, "name", "Graph Theory", "CC0 1.0", "[\"a\",\"b\"]"};
   it.substitutions = {{"9", "11"}};
   it.executions = {{0, 0, "36", "", "", 12.25}, {0, 0, "36", "warn", "", 11.5}};
+  it.prompt = {{"system", "You write problems."}, {"user", "Write a new problem like these."}};
+  it.conditioned_on = {it.provenance};
+  it.solver_samples = {{"... so \\boxed{36}", "36", "boxed", true}};
+  it.pass_rate = 0.75;
+  it.difficulty = "medium";
+  it.prompt_tokens = 120;
+  it.completion_tokens = 80;
   return it;
 }
 
@@ -160,6 +168,8 @@ int main(int argc, char** argv) {
                                            [](auto& a, auto& b) { return a.items == b.items && a.reason == b.reason; }));
     cases.push_back(
         make_case<ExecutionDone>({sample_item(9)}, [](auto& a, auto& b) { return same_item(a.item, b.item); }));
+    cases.push_back(
+        make_case<ModelDone>({sample_item(10)}, [](auto& a, auto& b) { return same_item(a.item, b.item); }));
     cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true}, [](auto& a, auto& b) {
       return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished;
     }));

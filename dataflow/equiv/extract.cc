@@ -64,10 +64,12 @@ bool after_marker(std::string_view text, std::string& out, std::string& method) 
   std::string low = lower(text);
   size_t best = std::string::npos, best_len = 0;
   std::string_view best_method;
+  // The marker that ends last wins ("**Answer:**" over the "answer:" inside it).
   for (auto [m, name] : kMarkers) {
     size_t at = low.rfind(m);
     if (at == std::string::npos) continue;
-    if (best == std::string::npos || at > best || (at == best && m.size() > best_len)) {
+    if (best == std::string::npos || at + m.size() > best + best_len ||
+        (at + m.size() == best + best_len && m.size() > best_len)) {
       best = at;
       best_len = m.size();
       best_method = name;

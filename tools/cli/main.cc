@@ -150,9 +150,16 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
                  out_dir.c_str());
     return 1;
   }
-  auto source = std::make_shared<VariantSource>(seeds.seeds, c.random_seed, VariantOptions{c.attempts_per_slot},
-                                                distribution_modules(c));
-  if (source->eligible_seeds() == 0) {
+  JobSpec spec;
+  if (auto s = apply_llm_config(c, seeds.seeds, spec); !s) {
+    std::fprintf(stderr, "veriforge: config error: %s\n", s.error().c_str());
+    return 1;
+  }
+  std::shared_ptr<VariantSource> source;
+  if (c.generator == "variant")
+    source = std::make_shared<VariantSource>(seeds.seeds, c.random_seed, VariantOptions{c.attempts_per_slot},
+                                             distribution_modules(c));
+  if (source && source->eligible_seeds() == 0) {
     std::fprintf(stderr,
                  "veriforge: none of the %zu seeds is eligible for the variant generator (a seed needs a "
                  "numeric constant that appears in both its question and its rationale code, and no other "
@@ -166,15 +173,15 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
     return 2;
   }
   setup_logging(out_dir + "/veriforge.log", log_level);
-  spdlog::info("event=job-start job={} seeds={} eligible_seeds={} target_accepted={} out={}", c.name,
-               seeds.seeds.size(), source->eligible_seeds(), c.target_accepted, out_dir);
+  spdlog::info("event=job-start job={} generator={} seeds={} target_accepted={} out={}", c.name, c.generator,
+               seeds.seeds.size(), c.target_accepted, out_dir);
 
-  JobSpec spec;
   apply_config(c, seeds.seeds, {out_dir}, spec);
-  spec.source = source;
-  source.reset();
-  auto policies = equivalence_policies(c);  // validated by load_config
-  spec.check = make_check("execution", {c.max_answer_chars, policies.value()});
+  if (source) spec.source = std::move(source);
+  if (!spec.check) {
+    auto policies = equivalence_policies(c);  // validated by load_config
+    spec.check = make_check("execution", {c.max_answer_chars, policies.value()});
+  }
   spec.writer.mode = WriterMode::kDataset;
   spec.writer.out_dir = out_dir;
   spec.writer.target = c.target_accepted;

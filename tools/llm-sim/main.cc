@@ -37,6 +37,7 @@
 
 #include "dataflow/seeds.h"
 #include "dataflow/variants.h"
+#include "sandbox/executor.h"
 
 using nlohmann::json;
 
@@ -64,6 +65,7 @@ struct Sim {
   event_base* base = nullptr;
   std::vector<vf::Seed> bank;
   std::unordered_map<std::string, size_t> by_question;  // normalized question -> bank index
+  std::unordered_map<std::string, std::string> generated_answers;  // problems this server wrote -> their answer
   std::unordered_map<uint64_t, uint32_t> seen;          // body hash -> times seen
   std::unordered_map<uint64_t, uint32_t> ok_bodies;     // body hash -> successful answers
   Stats stats;
@@ -123,6 +125,12 @@ std::string solver_reply(Sim& s, const std::string& prompt, std::mt19937_64& rng
       gold = s.bank[idx].final_answer;
       break;
     }
+  if (gold.empty())
+    for (const auto& [q, answer] : s.generated_answers)
+      if (np.find(q) != std::string::npos) {
+        gold = answer;
+        break;
+      }
   bool correct = !gold.empty() && std::uniform_real_distribution<double>(0, 1)(rng) < s.opt.solver_accuracy;
   std::string answer = correct ? gold : wrong_answer(gold.empty() ? "7" : gold, rng);
   switch (rng() % 4) {
@@ -150,6 +158,14 @@ std::string generator_reply(Sim& s, const std::string& prompt, std::mt19937_64& 
   if (roll < s.opt.gen_broken / 3) return "Here is an interesting idea for a problem about " + s.bank[pick].domain + ", but I will leave the details to you.";
   if (roll < 2 * s.opt.gen_broken / 3) code = "def solve(:\n    return 1\nprint(solve()";  // syntax error
   else if (roll < s.opt.gen_broken) code = "x = 1\n";                                    // prints nothing
+  else if (!s.generated_answers.count(norm(question))) {
+    // Know the answer of what we wrote, so the solver role can be right about it.
+    vf::sandbox::RunRequest run;
+    run.code = code;
+    run.limits.wall_timeout_s = 20;
+    auto r = vf::sandbox::run_python("/usr/bin/python3", run);
+    if (r.status == vf::sandbox::RunStatus::kOk && !r.output.empty()) s.generated_answers[norm(question)] = r.output;
+  }
   switch (rng() % 3) {
     case 0: return "Question: " + question + "\n\nRationale:\n```python\n" + code + "\n```\n";
     case 1: return "Here is a new problem.\n\n**Question:** " + question + "\n\n```python\n" + code + "\n```\nThis code prints the answer.";

@@ -1,0 +1,108 @@
+// The pure side of LLM generation and solving: prompt templates, the
+// few-shot source, the model calls an LLM stage makes for an item and how it
+// applies the replies, and verification by agreement with a pass rate.
+// No CAF, no I/O beyond reading template files; the LLM stage actor
+// (actors/llm_stage.cc) is a thin shell around ModelTask.
+// Thread-safety: ModelTask and AgreementCheck are immutable after
+// construction; FewShotSource has one owner (the generator actor).
+#pragma once
+
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dataflow/checks.h"
+#include "dataflow/config.h"
+#include "dataflow/sources.h"
+#include "model/client.h"
+
+namespace vf {
+
+struct PromptTemplates {
+  std::string generator;                   // {{domain}}, {{examples}}
+  std::string example;                     // {{index}}, {{question}}, {{rationale}}, {{answer}}
+  std::string solver;                      // {{question}}
+  std::vector<std::string> solver_systems;  // one sampled per request
+};
+
+// Files named in the config, else the built-in templates; errors name the file.
+Expected<PromptTemplates> load_templates(const JobConfig& config);
+
+// Replaces every {{name}} with its value; unknown names stay as written.
+std::string render(const std::string& tmpl, const std::vector<std::pair<std::string, std::string>>& vars);
+
+// Few-shot generation requests: each item carries a prompt showing k seeds
+// of one domain (domains in turn), and no k-set is used twice; ends
+// ("k-sets-exhausted") when every domain has used all its k-sets.
+class FewShotSource final : public ItemSource {
+ public:
+  FewShotSource(std::vector<Seed> seeds, uint32_t k, uint64_t random_seed, PromptTemplates templates,
+                DistributionModules modules);
+  std::optional<Item> next() override;
+  std::string end_reason() const override { return "k-sets-exhausted"; }
+
+ private:
+  struct Domain {
+    std::string name;
+    std::vector<size_t> seeds;
+    std::set<std::vector<size_t>> used;
+    bool exhausted = false;
+  };
+  std::vector<Seed> seeds_;
+  uint32_t k_;
+  PromptTemplates templates_;
+  DistributionModules modules_;
+  std::vector<Domain> domains_;
+  std::mt19937_64 rng_;
+  size_t turn_ = 0;
+  uint64_t next_id_ = 0;
+};
+
+// What an LLM stage asks for an item and how it reads the answers.
+class ModelTask {
+ public:
+  virtual ~ModelTask() = default;
+  virtual std::string name() const = 0;
+  virtual bool wants(const Item& item) const = 0;  // false: the item passes through untouched
+  virtual std::vector<model::ChatCall> calls(const Item& item) const = 0;
+  // Fills the item from the outcomes (one per call, in order) or rejects it with a reason.
+  virtual void apply(Item& item, std::vector<model::ChatOutcome> outcomes) const = 0;
+};
+
+struct GenerateOptions {
+  double temperature = 0.8;
+  uint32_t max_tokens = 1536;
+};
+std::unique_ptr<ModelTask> make_generate_task(GenerateOptions options);
+
+struct SolveOptions {
+  uint32_t samples = 4;
+  bool use_n = true;
+  double temperature = 0.7;
+  uint32_t max_tokens = 1536;
+  equiv::Fallback fallback = equiv::Fallback::kNone;
+  PromptTemplates templates;
+};
+std::unique_ptr<ModelTask> make_solve_task(SolveOptions options);
+
+// Reads one chain-of-thought response: the extracted final answer, if any.
+SolverSample read_sample(const std::string& response, equiv::Fallback fallback);
+
+struct AgreementOptions {
+  CheckOptions check;
+  bool majority = true;           // false: one agreeing sample suffices
+  bool drop_all_solved = false;
+  bool drop_none_solved = true;
+};
+
+// The execution criteria of ExecutionCheck, then: the code's answer must be
+// equivalent to the solvers' majority answer (or to one sample); the verdict
+// carries the pass rate and difficulty bucket.
+std::unique_ptr<Check> make_agreement_check(AgreementOptions options);
+
+// "easy" (every sample right), "medium" (at least half), "hard" (some), "unsolved" (none).
+std::string difficulty_bucket(double pass_rate);
+
+}  // namespace vf

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# LLM generation end to end: the real veriforge binary runs a few-shot job
+# against a real llm-sim process over HTTP (generator -> sandbox -> solver ->
+# agreement -> writer), first clean, then with 20% injected faults.
+#   tests/llm_job_test.sh BUILD/veriforge BUILD/llm-sim SOURCE_DIR
+set -u
+VF=$1
+SIM=$2
+SRC=$(cd "$3" && pwd)
+WORK=$(mktemp -d /tmp/veriforge-llm-XXXXXX)
+SIM_PID=
+trap '[ -n "$SIM_PID" ] && kill -9 $SIM_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+pass=0
+fail=0
+check() {  # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+
+start_sim() {  # start_sim ARGS...: sets SIM_PID and PORT
+  [ -n "$SIM_PID" ] && kill -9 $SIM_PID 2>/dev/null && wait $SIM_PID 2>/dev/null
+  "$SIM" --port 0 --seeds "$SRC/configs/seeds" "$@" > "$WORK/sim.out" 2> "$WORK/sim.err" &
+  SIM_PID=$!
+  for _ in $(seq 1 50); do grep -q listening "$WORK/sim.out" 2>/dev/null && break; sleep 0.1; done
+  PORT=$(awk '/listening/ {print $4}' "$WORK/sim.out")
+}
+
+write_config() {  # write_config FILE TIMEOUT_S
+  cat > "$1" <<T
+name = "llm"
+seeds = ["$SRC/configs/seeds/examples.jsonl"]
+target_accepted = 8
+random_seed = 11
+[generator]
+kind = "few-shot"
+examples = 1
+[solver]
+samples = 4
+[model]
+max_attempts = 12
+backoff_base_s = 0.05
+backoff_max_s = 0.5
+[[endpoints]]
+role = "both"
+name = "sim"
+base_url = "http://127.0.0.1:$PORT/v1"
+model = "sim"
+max_in_flight = 16
+timeout_s = $2
+T
+}
+
+# The records must account for every generated item exactly once.
+accounting() {  # accounting OUT_DIR
+  /usr/bin/python3 - "$1" <<'P'
+import json, sys
+out = sys.argv[1]
+s = json.load(open(out + "/summary.json"))
+acc = [json.loads(l) for l in open(out + "/accepted.jsonl")]
+rej = [json.loads(l) for l in open(out + "/rejected.jsonl")]
+ids = [r["item_id"] for r in acc + rej]
+assert len(ids) == len(set(ids)), "an item was written twice"
+assert s["accepted"] == len(acc) and s["rejected"] == len(rej), (s["accepted"], len(acc), s["rejected"], len(rej))
+assert s["accepted"] + s["rejected"] + s["surplus"] == s["generated"], s
+known = {"unparseable-reply", "model-error", "execution-error", "empty-output", "no-majority", "solver-disagrees",
+         "nondeterministic", "timeout", "too-easy", "malformed-answer", "answer-too-long"}
+for r in rej:
+    assert r["reason"] in known and r["detail"], r
+for a in acc:
+    assert 0 < a["pass_rate"] <= 1 and a["difficulty"] in ("easy", "medium", "hard"), a
+    assert len(a["solver_samples"]) == 4 and a["conditioned_on"] and a["license"], a
+    assert sum(x["agrees"] for x in a["solver_samples"]) * 2 > len([x for x in a["solver_samples"] if x["answer"]]) - sum(x["agrees"] for x in a["solver_samples"]) - 1
+P
+}
+
+# --- a clean run ---------------------------------------------------------------
+start_sim --seed 5 --latency-ms 20 --solver-accuracy 0.75 --gen-broken 0.15
+check "llm-sim starts and prints its port" test -n "$PORT"
+write_config "$WORK/llm.toml" 10
+"$VF" run "$WORK/llm.toml" --out "$WORK/out1" --no-progress > "$WORK/run1.out" 2> "$WORK/run1.err"
+rc=$?
+cat "$WORK/run1.out"
+check "few-shot job against the simulator finishes (exit 0 or 3)" test $rc -eq 0 -o $rc -eq 3
+check "few-shot job accepts items" test "$(wc -l < "$WORK/out1/accepted.jsonl")" -ge 1
+check "every generated item is accepted, rejected with a reason, or surplus; none twice" accounting "$WORK/out1"
+check "an unparseable reply is rejected with the raw reply kept" /usr/bin/python3 -c "
+import json, sys
+rs = [json.loads(l) for l in open('$WORK/out1/rejected.jsonl')]
+u = [r for r in rs if r['reason'] == 'unparseable-reply']
+assert u and all(r.get('generator_reply') for r in u)"
+check "SFT (ShareGPT) and RL exports hold every accepted item" test "$(wc -l < "$WORK/out1/sft.sharegpt.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")" -a "$(wc -l < "$WORK/out1/rl.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")"
+check "RL records carry prompt, ground truth, pass rate and license" /usr/bin/python3 -c "
+import json
+for l in open('$WORK/out1/rl.jsonl'):
+    r = json.loads(l)
+    assert r['prompt'][0]['role'] == 'user' and r['ground_truth'] and 0 < r['pass_rate'] <= 1 and r['license']"
+stats=$(curl -s "http://127.0.0.1:$PORT/stats")
+check "the simulator answered no finished call twice" test "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["repeated_ok"])')" -eq 0
+
+# --- 20% injected faults -------------------------------------------------------
+start_sim --seed 9 --latency-ms 10 --p429 0.05 --retry-after 0 --p500 0.05 --pdrop 0.03 --ptimeout 0.03 \
+  --pmalformed 0.02 --ptruncated 0.02 --solver-accuracy 0.75 --gen-broken 0.15
+write_config "$WORK/faults.toml" 1
+"$VF" run "$WORK/faults.toml" --out "$WORK/out2" --no-progress > "$WORK/run2.out" 2> "$WORK/run2.err"
+rc=$?
+cat "$WORK/run2.out"
+check "with 20% faults the job finishes (exit 0 or 3)" test $rc -eq 0 -o $rc -eq 3
+check "with 20% faults every item is accounted for exactly once" accounting "$WORK/out2"
+stats=$(curl -s "http://127.0.0.1:$PORT/stats")
+echo "simulator: $stats"
+check "faults were injected" /usr/bin/python3 -c "
+import json; s = json.loads('''$stats'''); o = s['outcomes']
+assert o.get('429', 0) + o.get('500', 0) + o.get('drop', 0) + o.get('timeout', 0) > 0"
+check "with faults no finished call was repeated" test "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["repeated_ok"])')" -eq 0
+
+# --- configuration errors -------------------------------------------------------
+printf 'seeds = ["%s/configs/seeds"]\n[generator]\nkind = "few-shot"\n' "$SRC" > "$WORK/noep.toml"
+"$VF" run "$WORK/noep.toml" --out "$WORK/out3" --no-progress 2> "$WORK/noep.err"
+check "an LLM generator without endpoints is a config error" test $? -eq 1 -a -n "$(grep 'needs an \[\[endpoints\]\] table' "$WORK/noep.err")"
+printf 'seeds = ["%s/configs/seeds"]\n[generator]\nkind = "few-shot"\n[[endpoints]]\nbase_url = "http://x/v1"\nmodle = "m"\n' "$SRC" > "$WORK/badep.toml"
+"$VF" run "$WORK/badep.toml" --out "$WORK/out4" --no-progress 2> "$WORK/badep.err"
+check "a misspelt endpoint field is named with its line" test $? -eq 1 -a -n "$(grep 'badep.toml:6: endpoints\[0\].modle: unknown field' "$WORK/badep.err")"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
