@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -125,6 +126,45 @@ JobOutcome run_with_progress(JobSpec spec, bool no_progress, bool seed_check) {
   return outcome;
 }
 
+// Token usage and call counts per stage and endpoint (model), and the job's
+// totals, added to summary.json and printed.
+void add_model_usage(const std::string& out_dir, const model::ModelClient* generator, const model::ModelClient* solver,
+                     JobOutcome& outcome) {
+  nlohmann::json usage = nlohmann::json::object();
+  uint64_t prompt = 0, completion = 0;
+  for (auto [stage, client] : {std::pair{"generate", generator}, std::pair{"solve", solver}}) {
+    if (!client) continue;
+    auto s = client->stats();
+    nlohmann::json endpoints = nlohmann::json::object();
+    uint64_t sp = 0, sc = 0;
+    for (const auto& [name, e] : s.endpoints) {
+      endpoints[name] = {{"requests", e.requests}, {"successes", e.successes}, {"retries", e.retries},
+                         {"failures", e.failures}, {"prompt_tokens", e.prompt_tokens},
+                         {"completion_tokens", e.completion_tokens}, {"in_flight_limit", e.limit}};
+      sp += e.prompt_tokens;
+      sc += e.completion_tokens;
+    }
+    usage[stage] = {{"calls", s.calls}, {"completed", s.completed}, {"failed", s.failed},
+                    {"prompt_tokens", sp}, {"completion_tokens", sc}, {"endpoints", endpoints}};
+    prompt += sp;
+    completion += sc;
+  }
+  usage["total"] = {{"prompt_tokens", prompt}, {"completion_tokens", completion}};
+  outcome.summary["model_usage"] = usage;
+  std::string path = out_dir + "/summary.json";
+  std::ifstream in(path);
+  auto written = nlohmann::json::parse(in, nullptr, false);
+  if (written.is_object()) {
+    written["model_usage"] = usage;
+    std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << written.dump(2) << "\n";
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+  }
+  std::printf("model usage: %llu prompt + %llu completion tokens\n", (unsigned long long)prompt,
+              (unsigned long long)completion);
+}
+
 int cmd_run(const std::string& config_path, std::string out_dir, const std::vector<std::string>& overrides,
             bool skip_invalid, bool no_progress, const std::string& log_level) {
   auto config = load_config(config_path, overrides);
@@ -187,7 +227,10 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
   spec.writer.target = c.target_accepted;
   spec.writer.config_text = describe(c);
   spec.writer.seed_hash = seeds.content_hash;
+  auto generator_client = spec.generator_client;  // kept to read their usage after the job
+  auto solver_client = spec.solver_client;
   JobOutcome outcome = run_with_progress(std::move(spec), no_progress, false);
+  if (generator_client || solver_client) add_model_usage(out_dir, generator_client.get(), solver_client.get(), outcome);
   if (!outcome.ok && g_interrupted) {
     std::fprintf(stderr, "veriforge: interrupted; the records written so far are in %s\n", out_dir.c_str());
     return 130;
