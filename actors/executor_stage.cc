@@ -34,8 +34,9 @@ class ExecutorStage : public MiddleStage<wire::executor_actor::base> {
         [this](const wire::attach_msg& m) { on_attach(m); },
         [this](const wire::item_batch_msg& m) {
           for (auto& item : received(m)) {
-            // Items an LLM stage already rejected (unparseable reply, model error) pass through.
-            if (item.item_state() == ItemState::kRejected) emit(std::move(item));
+            // Only generated items run: rejected ones (unparseable reply, model error) and items
+            // that arrive with their executions (annotation of a verified set) pass through.
+            if (item.item_state() != ItemState::kGenerated) emit(std::move(item));
             else run(std::move(item));
           }
           flush();

@@ -1,6 +1,9 @@
 #include "model/http_engine.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -60,6 +63,10 @@ struct Timer {
 
 struct HttpEngine::Impl {
   CURLM* multi = nullptr;
+  int epoll_fd = -1;
+  int wake_fd = -1;          // eventfd: posted tasks and timers wake the loop
+  long curl_timeout_ms = -1; // from CURLMOPT_TIMERFUNCTION; -1: none
+  double curl_deadline = 0;
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::mutex mu;
@@ -69,7 +76,47 @@ struct HttpEngine::Impl {
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;              // engine thread
   uint64_t seq = 0;
 
+  // libcurl's multi_socket interface: it tells us which sockets to watch, we
+  // tell it which ones are ready; work is proportional to the ready sockets,
+  // not to the transfers in flight.
+  static int on_socket(CURL*, curl_socket_t fd, int what, void* user, void*) {
+    auto* self = static_cast<Impl*>(user);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.data.fd = fd;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
+    if (epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+  }
+  static int on_timer(CURLM*, long timeout_ms, void* user) {
+    auto* self = static_cast<Impl*>(user);
+    self->curl_timeout_ms = timeout_ms;
+    self->curl_deadline = timeout_ms < 0 ? 0 : HttpEngine::now() + static_cast<double>(timeout_ms) / 1000.0;
+    return 0;
+  }
+
+  void wake() {
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof one) < 0) {
+      // The counter is saturated only if the loop is far behind; it wakes anyway.
+    }
+  }
+
+  void drain_completions() {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      finish(m->easy_handle, m->data.result);
+    }
+  }
+
   void loop() {
+    std::vector<epoll_event> events(256);
+    int running = 0;
     while (!stopping.load()) {
       std::vector<std::function<void()>> run;
       {
@@ -85,23 +132,38 @@ struct HttpEngine::Impl {
         timers.pop();
         task();
       }
-      int running = 0;
-      curl_multi_perform(multi, &running);
-      int left = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
-        if (m->msg != CURLMSG_DONE) continue;
-        finish(m->easy_handle, m->data.result);
+      if (curl_timeout_ms >= 0 && HttpEngine::now() >= curl_deadline) {
+        curl_timeout_ms = -1;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        drain_completions();
       }
-      int wait_ms = 1000;
-      if (!timers.empty()) wait_ms = std::clamp(static_cast<int>((timers.top().due - HttpEngine::now()) * 1000) + 1, 0, 1000);
-      long curl_ms = -1;
-      curl_multi_timeout(multi, &curl_ms);
-      if (curl_ms >= 0) wait_ms = std::min<int>(wait_ms, static_cast<int>(curl_ms));
+      double next = HttpEngine::now() + 1.0;
+      if (!timers.empty()) next = std::min(next, timers.top().due);
+      if (curl_timeout_ms >= 0) next = std::min(next, curl_deadline);
+      int wait_ms = std::clamp(static_cast<int>((next - HttpEngine::now()) * 1000) + 1, 0, 1000);
+      if (curl_timeout_ms == 0) wait_ms = 0;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (!tasks.empty() || !incoming_timers.empty()) wait_ms = 0;
       }
-      if (wait_ms > 0) curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
+      int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), wait_ms);
+      for (int i = 0; i < n; ++i) {
+        int fd = events[static_cast<size_t>(i)].data.fd;
+        if (fd == wake_fd) {
+          uint64_t count;
+          if (read(wake_fd, &count, sizeof count) < 0) {
+            // Nothing to read: another wake-up drained it.
+          }
+          continue;
+        }
+        int mask = 0;
+        uint32_t ev = events[static_cast<size_t>(i)].events;
+        if (ev & EPOLLIN) mask |= CURL_CSELECT_IN;
+        if (ev & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+        if (ev & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi, fd, mask, &running);
+      }
+      drain_completions();
     }
   }
 
@@ -132,14 +194,24 @@ HttpEngine::HttpEngine() : impl_(std::make_unique<Impl>()) {
   static std::once_flag global;
   std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   impl_->multi = curl_multi_init();
+  impl_->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  impl_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = impl_->wake_fd;
+  epoll_ctl(impl_->epoll_fd, EPOLL_CTL_ADD, impl_->wake_fd, &ev);
   // Reuse connections; allow many per host (one per request in flight).
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, 4096L);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
   impl_->thread = std::thread([this] { impl_->loop(); });
 }
 
 HttpEngine::~HttpEngine() {
   impl_->stopping = true;
-  curl_multi_wakeup(impl_->multi);
+  impl_->wake();
   impl_->thread.join();
   for (auto& [easy, t] : impl_->transfers) {
     curl_multi_remove_handle(impl_->multi, easy);
@@ -148,6 +220,8 @@ HttpEngine::~HttpEngine() {
   }
   impl_->transfers.clear();
   curl_multi_cleanup(impl_->multi);
+  close(impl_->epoll_fd);
+  close(impl_->wake_fd);
 }
 
 double HttpEngine::now() {
@@ -159,7 +233,7 @@ void HttpEngine::post(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->tasks.push_back(std::move(task));
   }
-  curl_multi_wakeup(impl_->multi);
+  impl_->wake();
 }
 
 void HttpEngine::post_after(double seconds, std::function<void()> task) {
@@ -167,7 +241,7 @@ void HttpEngine::post_after(double seconds, std::function<void()> task) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->incoming_timers.push_back(Timer{now() + std::max(0.0, seconds), impl_->seq++, std::move(task)});
   }
-  curl_multi_wakeup(impl_->multi);
+  impl_->wake();
 }
 
 size_t HttpEngine::active_transfers() const { return impl_->transfers.size(); }

@@ -1,5 +1,6 @@
 // HttpEngine: one thread drives every HTTP(S) transfer through libcurl's
-// multi interface, and runs tasks and timers posted to it. There is no thread
+// multi_socket interface over epoll (work per ready socket, not per transfer
+// in flight), and runs tasks and timers posted to it. There is no thread
 // per request and nothing blocks a caller: requests complete by callback on
 // the engine thread. Connections are reused (keep-alive) across requests.
 //

@@ -16,6 +16,8 @@
 // GET /stats returns counts, including bodies answered successfully more than
 // once (a client that repeats finished calls shows up there).
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/tcp.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -42,6 +44,22 @@
 using nlohmann::json;
 
 namespace {
+
+// SplitMix64: a cheap, good generator; seeding std::mt19937_64 per request
+// cost more than answering it.
+struct Rng {
+  using result_type = uint64_t;
+  uint64_t state;
+  explicit Rng(uint64_t seed) : state(seed) {}
+  static constexpr uint64_t min() { return 0; }
+  static constexpr uint64_t max() { return ~uint64_t{0}; }
+  uint64_t operator()() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
 
 struct Options {
   int port = 0;
@@ -105,7 +123,7 @@ void respond(Delayed* d) {
 
 void on_timer(evutil_socket_t, short, void* arg) { respond(static_cast<Delayed*>(arg)); }
 
-std::string wrong_answer(const std::string& gold, std::mt19937_64& rng) {
+std::string wrong_answer(const std::string& gold, Rng& rng) {
   char* end = nullptr;
   double v = std::strtod(gold.c_str(), &end);
   if (end != gold.c_str() && *end == '\0') {
@@ -117,7 +135,7 @@ std::string wrong_answer(const std::string& gold, std::mt19937_64& rng) {
   return kOthers[rng() % 5];
 }
 
-std::string solver_reply(Sim& s, const std::string& prompt, std::mt19937_64& rng) {
+std::string solver_reply(Sim& s, const std::string& prompt, Rng& rng) {
   std::string gold;
   std::string np = norm(prompt);
   for (const auto& [q, idx] : s.by_question)
@@ -141,7 +159,7 @@ std::string solver_reply(Sim& s, const std::string& prompt, std::mt19937_64& rng
   }
 }
 
-std::string generator_reply(Sim& s, const std::string& prompt, std::mt19937_64& rng) {
+std::string generator_reply(Sim& s, const std::string& prompt, Rng& rng) {
   if (s.bank.empty()) return "I could not think of a problem.";
   // Condition on a bank seed quoted in the prompt when there is one.
   std::vector<size_t> quoted;
@@ -176,12 +194,19 @@ std::string generator_reply(Sim& s, const std::string& prompt, std::mt19937_64& 
 void on_chat(evhttp_request* req, void* arg) {
   Sim& s = *static_cast<Sim*>(arg);
   s.stats.requests++;
+  // Replies go out at once (no Nagle delay behind a delayed ACK).
+  if (evhttp_connection* conn = evhttp_request_get_connection(req)) {
+    if (bufferevent* bev = evhttp_connection_get_bufferevent(conn)) {
+      int one = 1;
+      setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+  }
   evbuffer* in = evhttp_request_get_input_buffer(req);
   std::string body(evbuffer_get_length(in), '\0');
   evbuffer_copyout(in, body.data(), body.size());
   uint64_t h = vf::fnv1a64(body.data(), body.size());
   uint32_t seen = s.seen[h]++;
-  std::mt19937_64 rng(s.opt.seed * 0x9e3779b97f4a7c15ULL ^ h ^ (uint64_t{seen} << 48));
+  Rng rng(s.opt.seed * 0x9e3779b97f4a7c15ULL ^ h ^ (uint64_t{seen} << 48));
   std::uniform_real_distribution<double> u(0, 1);
   auto* d = new Delayed{&s, req, 200, "OK", "", "", false, false};
   double roll = u(rng);
