@@ -28,6 +28,7 @@ class Generator : public wire::generator_actor::base {
             return;
           }
           credit_.grant(c->credits);
+          for (const auto& fb : c->accepted) source_->on_accepted(fb);
           if (c->stop && !stopping_) {
             stopping_ = true;
             end_reason_ = "target-covered";

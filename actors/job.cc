@@ -113,8 +113,16 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
     spec.generator_client = client.value();
     spec.generate_task = make_generate_task({c.generator_temperature, c.generator_max_tokens});
     spec.generate_stage = stage("generate");
-    spec.source = std::make_shared<FewShotSource>(seeds, c.generator_examples, c.random_seed, templates.value(),
-                                                  distribution_modules(c));
+    spec.generate_stage.similarity_threshold = c.similarity_threshold;
+    for (const auto& s : seeds) spec.generate_stage.similarity_pool.push_back(s.question);
+    if (c.generator == "self-instruct")
+      spec.source = std::make_shared<SelfInstructSource>(seeds, c.generator_examples, c.random_seed, templates.value(),
+                                                         distribution_modules(c));
+    else if (c.generator == "evol-instruct")
+      spec.source = std::make_shared<EvolInstructSource>(seeds, c.random_seed, templates.value(), distribution_modules(c));
+    else
+      spec.source = std::make_shared<FewShotSource>(seeds, c.generator_examples, c.random_seed, templates.value(),
+                                                    distribution_modules(c));
   }
   auto solver = client_for("solver");
   if (!solver) return Error{solver.error()};
@@ -155,6 +163,7 @@ JobOutcome run_job(JobSpec spec) {
     caf::scoped_actor self{sys};
     auto monitor = caf::actor_cast<wire::monitor_actor>(self);
     std::vector<std::pair<caf::actor, std::string>> stages;  // for monitoring and stopping
+    spec.writer.feedback = spec.source && spec.source->wants_feedback();
     auto writer = spawn_writer(sys, spec.writer, monitor);
     stages.emplace_back(caf::actor_cast<caf::actor>(writer), "writer");
     auto verifier = spawn_verifier(sys, spec.check, spec.verifier, writer, monitor);

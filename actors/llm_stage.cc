@@ -20,7 +20,10 @@ class LlmStage : public MiddleStage<wire::model_stage_actor::base> {
       : MiddleStage(cfg, options.name, options.capacity, options.batch_size, options.report_interval_ms,
                     std::move(next), std::move(monitor)),
         task_(std::move(task)),
-        client_(std::move(client)) {}
+        client_(std::move(client)),
+        similarity_threshold_(options.similarity_threshold) {
+    for (const auto& q : options.similarity_pool) pool_.add(q);
+  }
 
   behavior_type make_behavior() override {
     start();
@@ -39,7 +42,17 @@ class LlmStage : public MiddleStage<wire::model_stage_actor::base> {
             spdlog::error("stage={} event=bad-result error=\"{}\"", stage_name(), done.error());
             return;
           }
-          emit(std::move(done->item));
+          Item item = std::move(done->item);
+          if (similarity_threshold_ > 0 && item.item_state() != ItemState::kRejected && !item.question.empty()) {
+            auto [score, closest] = pool_.closest(item.question);
+            if (score >= similarity_threshold_) {
+              reject(item, "too-similar",
+                     "ROUGE-L " + std::to_string(score).substr(0, 4) + " against '" + closest.substr(0, 160) + "'");
+            } else {
+              pool_.add(item.question);
+            }
+          }
+          emit(std::move(item));
           flush();
         },
         [this](const wire::credit_msg& m) { on_credit(m); },
@@ -83,6 +96,8 @@ class LlmStage : public MiddleStage<wire::model_stage_actor::base> {
 
   std::shared_ptr<const ModelTask> task_;
   std::shared_ptr<model::ModelClient> client_;
+  double similarity_threshold_;
+  SimilarityPool pool_;  // questions seen by this stage (state of the actor)
 };
 
 }  // namespace

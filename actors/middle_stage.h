@@ -39,7 +39,7 @@ class MiddleStage : public Base {
       spdlog::error("stage={} event=attach-without-sender", name_);
       return;
     }
-    this->send(upstream_, wire::pack(wire::Credit{inbound_.initial_grant(), stop_seen_}));
+    this->send(upstream_, wire::pack(wire::Credit{inbound_.initial_grant(), stop_seen_, {}}));
   }
 
   // Decodes a batch and accounts for it; empty on a protocol error.
@@ -70,8 +70,11 @@ class MiddleStage : public Base {
     outbox_.grant(c->credits);
     if (c->stop && !stop_seen_) {
       stop_seen_ = true;
-      if (upstream_) this->send(upstream_, wire::pack(wire::Credit{0, true}));
+      if (upstream_) this->send(upstream_, wire::pack(wire::Credit{0, true, {}}));
     }
+    // Accepted items travel on towards the generator.
+    if (!c->accepted.empty() && upstream_)
+      this->send(upstream_, wire::pack(wire::Credit{0, stop_seen_, std::move(c->accepted)}));
     flush();
   }
 
@@ -88,7 +91,7 @@ class MiddleStage : public Base {
       sent_ += n;
       this->send(next_, wire::pack(wire::ItemBatch{std::move(batch)}));
       if (uint32_t g = inbound_.on_released(n); g > 0 && upstream_)
-        this->send(upstream_, wire::pack(wire::Credit{g, stop_seen_}));
+        this->send(upstream_, wire::pack(wire::Credit{g, stop_seen_, {}}));
     }
     if (upstream_ended_ && !finished_ && inbound_.held() == 0 && outbox_.empty()) {
       finished_ = true;

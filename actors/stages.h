@@ -47,6 +47,10 @@ struct VerifierOptions {
 
 struct LlmStageOptions {
   std::string name = "llm";   // "generate", "solve": names the stage in logs and reports
+  // Generate stage: reject questions too similar (ROUGE-L) to the pool, which
+  // starts with `similarity_pool` and grows with every question let through. 0: off.
+  double similarity_threshold = 0;
+  std::vector<std::string> similarity_pool;
   uint32_t capacity = 256;
   uint32_t batch_size = 8;
   uint32_t report_interval_ms = 500;
@@ -65,6 +69,7 @@ struct WriterOptions {
   uint32_t delay_ms = 0;        // testing knob
   uint32_t capacity = 32;
   uint32_t report_interval_ms = 500;
+  bool feedback = false;        // tell the generator about accepted items (self-instruct, evol-instruct)
   std::string config_text;      // job metadata
   uint64_t seed_hash = 0;
 };

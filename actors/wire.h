@@ -41,8 +41,9 @@ struct ItemBatch {
 struct Credit {
   static constexpr const char* kWireName = "vf.credit";
   uint32_t credits = 0;
-  bool stop = false;  // downstream needs no new items
-  MSGPACK_DEFINE(credits, stop)
+  bool stop = false;                // downstream needs no new items
+  std::vector<Feedback> accepted;   // travels upstream to the generator, like `stop`
+  MSGPACK_DEFINE(credits, stop, accepted)
 };
 
 struct EndOfStream {

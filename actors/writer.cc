@@ -62,7 +62,7 @@ class Writer : public wire::writer_actor::base {
     return {
         [this](const wire::attach_msg&) {
           upstream_ = caf::actor_cast<wire::upstream_actor>(current_sender());
-          if (upstream_) send(upstream_, wire::pack(wire::Credit{inbound_.initial_grant(), false}));
+          if (upstream_) send(upstream_, wire::pack(wire::Credit{inbound_.initial_grant(), false, {}}));
         },
         [this](const wire::item_batch_msg& m) { on_batch(m); },
         [this](const wire::eos_msg& m) { on_eos(m); },
@@ -121,11 +121,14 @@ class Writer : public wire::writer_actor::base {
     if (!s) return fail(s.error());
     if (options_.delay_ms)
       std::this_thread::sleep_for(std::chrono::milliseconds(uint64_t{options_.delay_ms} * n));
-    if (uint32_t g = inbound_.on_released(n); g > 0 && upstream_)
-      send(upstream_, wire::pack(wire::Credit{g, stop_sent_}));
+    uint32_t g = inbound_.on_released(n);
+    if ((g > 0 || !feedback_.empty()) && upstream_) {
+      send(upstream_, wire::pack(wire::Credit{g, stop_sent_, std::move(feedback_)}));
+      feedback_.clear();
+    }
     if (gate_.target_covered() && !stop_sent_ && upstream_) {
       stop_sent_ = true;
-      send(upstream_, wire::pack(wire::Credit{0, true}));
+      send(upstream_, wire::pack(wire::Credit{0, true, {}}));
       spdlog::info("stage=writer event=target-covered accepted_known={}", gate_.accepted_known());
     }
     report(false);
@@ -181,6 +184,9 @@ class Writer : public wire::writer_actor::base {
         }
         tally_.accepted(released.provenance.domain);
         if (auto s = accepted_.append(accepted_record(released, options_.job_name).dump()); !s) return s;
+        if (options_.feedback)
+          feedback_.push_back(Feedback{released.id, released.question, released.rationale, released.answer,
+                                       released.provenance});
         if (auto s = sharegpt_.append(sharegpt_record(released, options_.job_name).dump()); !s) return s;
         if (auto s = rl_.append(rl_record(released, options_.job_name).dump()); !s) return s;
         advance(released, ItemEvent::kWriteAccepted);
@@ -287,6 +293,7 @@ class Writer : public wire::writer_actor::base {
   Tally tally_;
   SeedCheckTally tally_seeds_;
   LineFile accepted_, rejected_, sharegpt_, rl_, results_, mismatches_;
+  std::vector<Feedback> feedback_;  // accepted since the last credit message
   std::unique_ptr<JobStore> store_;
   std::map<uint64_t, Item> pending_park_;  // parked during the current batch
   uint64_t received_ = 0;

@@ -114,6 +114,9 @@ const std::vector<Field>& fields() {
              "(configs/prompts/ holds editable copies)."),
       VF_NUM("generator.temperature", generator_temperature, "LLM generators: sampling temperature."),
       VF_INT("generator.max_tokens", generator_max_tokens, 16, 1 << 20, "LLM generators: max_tokens per reply."),
+      VF_NUM("generator.similarity_threshold", similarity_threshold,
+             "LLM generators: reject a new question whose ROUGE-L against the seeds or an earlier generated "
+             "question reaches this (Self-Instruct uses 0.7); 0: off."),
       VF_BOOL("solver.enabled", solver_enabled,
               "Solve every executed item by chain of thought and accept by agreement (always on with an LLM "
               "generator)."),
@@ -446,9 +449,12 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
       if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
         return Error{"'" + entry + "': expected name=module in sandbox." +
                      std::string(list == &c.import_aliases ? "import_aliases" : "distribution_modules")};
-  static const std::vector<std::string> kGenerators = {"variant", "few-shot"};
+  static const std::vector<std::string> kGenerators = {"variant", "few-shot", "self-instruct", "evol-instruct"};
   if (std::find(kGenerators.begin(), kGenerators.end(), c.generator) == kGenerators.end())
-    return Error{"key 'generator.kind': unknown generator '" + c.generator + "' (available: variant, few-shot)"};
+    return Error{"key 'generator.kind': unknown generator '" + c.generator +
+                 "' (available: variant, few-shot, self-instruct, evol-instruct)"};
+  if (!(c.similarity_threshold >= 0 && c.similarity_threshold <= 1))
+    return Error{"key 'generator.similarity_threshold': must be in [0, 1]"};
   if (c.agreement != "majority" && c.agreement != "any")
     return Error{"key 'verifier.agreement': must be majority or any, got '" + c.agreement + "'"};
   if (c.extract_fallback != "none" && c.extract_fallback != "last-line" && c.extract_fallback != "whole")

@@ -42,7 +42,8 @@ struct JobConfig {
   // generator
   std::string generator = "variant";
   uint32_t attempts_per_slot = 8;
-  // LLM generators ("few-shot")
+  // LLM generators ("few-shot", "self-instruct", "evol-instruct")
+  double similarity_threshold = 0.7;
   uint32_t generator_examples = 3;           // k seed examples per request
   std::string generator_prompt;              // template file; empty: the built-in one
   double generator_temperature = 0.8;

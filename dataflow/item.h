@@ -101,12 +101,25 @@ struct Item {
   std::string difficulty;                      // "easy", "medium", "hard", ...
   uint64_t prompt_tokens = 0;                  // summed over this item's model calls
   uint64_t completion_tokens = 0;
+  std::string evolved_from;                    // evol-instruct: the question it rewrote
+  std::string evolution;                       // evol-instruct: the operation ("add-constraints", ...)
   MSGPACK_DEFINE(id, state, question, rationale, reference_answer, answer, generator,
                  provenance, substitutions, executions, reject_reason, reject_detail, required_modules,
                  verdict_note, prompt, conditioned_on, generator_reply, solver_samples, pass_rate, difficulty,
-                 prompt_tokens, completion_tokens)
+                 prompt_tokens, completion_tokens, evolved_from, evolution)
 
   ItemState item_state() const { return static_cast<ItemState>(state); }
+};
+
+// An accepted item, told back to the generator along the credit path
+// (self-instruct and evol-instruct grow their pools from them).
+struct Feedback {
+  uint64_t id = 0;
+  std::string question;
+  std::string rationale;
+  std::string answer;
+  Provenance provenance;
+  MSGPACK_DEFINE(id, question, rationale, answer, provenance)
 };
 
 // Events that move an item forward.

@@ -23,7 +23,9 @@ Expected<std::string> read_file(const std::string& path, const std::string& key)
 
 Expected<PromptTemplates> load_templates(const JobConfig& c) {
   PromptTemplates t;
-  t.generator = std::string(prompts::kGeneratorFewShot);
+  t.generator = std::string(c.generator == "self-instruct"   ? prompts::kGeneratorSelfInstruct
+                            : c.generator == "evol-instruct" ? prompts::kGeneratorEvol
+                                                             : prompts::kGeneratorFewShot);
   t.example = std::string(prompts::kGeneratorExample);
   t.solver = std::string(prompts::kSolver);
   t.solver_systems = {std::string(prompts::kSolverSystem1), std::string(prompts::kSolverSystem2),
@@ -139,6 +141,156 @@ std::optional<Item> FewShotSource::next() {
   return std::nullopt;
 }
 
+// ---------------------------------------------------------------- similarity
+
+namespace {
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : s) {
+    if (std::isalnum(static_cast<unsigned char>(ch))) cur += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    else if (!cur.empty()) out.push_back(std::move(cur)), cur.clear();
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+double rouge_l_tokens(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.empty() || b.empty()) return 0;
+  std::vector<uint32_t> prev(b.size() + 1, 0), cur(b.size() + 1, 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1 : std::max(prev[j], cur[j - 1]);
+    std::swap(prev, cur);
+  }
+  double lcs = prev[b.size()];
+  double p = lcs / static_cast<double>(b.size()), r = lcs / static_cast<double>(a.size());
+  return p + r == 0 ? 0 : 2 * p * r / (p + r);
+}
+}  // namespace
+
+double rouge_l(const std::string& a, const std::string& b) { return rouge_l_tokens(words(a), words(b)); }
+
+void SimilarityPool::add(const std::string& question) {
+  tokens_.push_back(words(question));
+  questions_.push_back(question);
+}
+
+std::pair<double, std::string> SimilarityPool::closest(const std::string& question) const {
+  auto q = words(question);
+  double best = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    double r = rouge_l_tokens(q, tokens_[i]);
+    if (r > best) {
+      best = r;
+      at = i;
+    }
+  }
+  return {best, tokens_.empty() ? std::string() : questions_[at]};
+}
+
+// ---------------------------------------------------------------- self-instruct
+
+SelfInstructSource::SelfInstructSource(std::vector<Seed> seeds, uint32_t k, uint64_t random_seed,
+                                       PromptTemplates templates, DistributionModules modules)
+    : k_(std::max<uint32_t>(1, k)), templates_(std::move(templates)), rng_(random_seed) {
+  for (const auto& s : seeds) {
+    pool_.push_back(Entry{s.question, s.rationale, s.final_answer, provenance_of(s), true, required_modules(s, modules)});
+    if (std::find(domains_.begin(), domains_.end(), s.domain) == domains_.end()) domains_.push_back(s.domain);
+  }
+}
+
+void SelfInstructSource::on_accepted(const Feedback& f) {
+  std::vector<std::string> modules;
+  for (const auto& e : pool_)
+    if (e.seed && e.provenance.seed_file == f.provenance.seed_file && e.provenance.seed_index == f.provenance.seed_index)
+      modules = e.modules;
+  pool_.push_back(Entry{f.question, f.rationale, f.answer, f.provenance, false, modules});
+}
+
+std::optional<Item> SelfInstructSource::next() {
+  if (domains_.empty()) return std::nullopt;
+  const std::string& domain = domains_[turn_++ % domains_.size()];
+  std::vector<size_t> seeds, generated;
+  for (size_t i = 0; i < pool_.size(); ++i)
+    if (pool_[i].provenance.domain == domain) (pool_[i].seed ? seeds : generated).push_back(i);
+  std::shuffle(seeds.begin(), seeds.end(), rng_);
+  std::shuffle(generated.begin(), generated.end(), rng_);
+  size_t from_generated = std::min<size_t>(generated.size(), k_ / 2);
+  size_t from_seeds = std::min<size_t>(seeds.size(), k_ - from_generated);
+  std::vector<size_t> pick(seeds.begin(), seeds.begin() + static_cast<long>(from_seeds));
+  pick.insert(pick.end(), generated.begin(), generated.begin() + static_cast<long>(from_generated));
+  std::shuffle(pick.begin(), pick.end(), rng_);
+  Item item;
+  item.id = next_id_++;
+  item.generator = "self-instruct";
+  std::string examples;
+  for (size_t i = 0; i < pick.size(); ++i) {
+    const Entry& e = pool_[pick[i]];
+    if (i) examples += "\n";
+    examples += render(templates_.example,
+                       {{"index", std::to_string(i + 1)}, {"question", e.question}, {"rationale", e.rationale}, {"answer", e.answer}});
+    item.conditioned_on.push_back(e.provenance);
+    for (const auto& m : e.modules)
+      if (std::find(item.required_modules.begin(), item.required_modules.end(), m) == item.required_modules.end())
+        item.required_modules.push_back(m);
+  }
+  item.provenance = item.conditioned_on.front();
+  item.prompt = {{"user", render(templates_.generator, {{"domain", domain}, {"examples", examples}})}};
+  return item;
+}
+
+// ---------------------------------------------------------------- evol-instruct
+
+namespace {
+struct Operation {
+  const char* name;
+  const char* instruction;
+};
+constexpr Operation kOperations[] = {
+    {"add-constraints", "Rewrite the given problem by adding one more constraint or requirement, so that it becomes harder."},
+    {"deepen", "Rewrite the given problem so that it asks about the same idea in more depth: a more general or more demanding question."},
+    {"concretize", "Rewrite the given problem by replacing general concepts with more specific ones."},
+    {"more-reasoning", "Rewrite the given problem so that solving it clearly requires more reasoning steps."},
+    {"breadth", "Write a brand-new problem in the same domain, inspired by the given one but about a different topic or skill, of similar difficulty."},
+};
+}  // namespace
+
+EvolInstructSource::EvolInstructSource(std::vector<Seed> seeds, uint64_t random_seed, PromptTemplates templates,
+                                       DistributionModules modules)
+    : templates_(std::move(templates)), rng_(random_seed) {
+  for (const auto& s : seeds)
+    seeds_.push_back(Base{s.question, s.rationale, s.final_answer, provenance_of(s), required_modules(s, modules)});
+}
+
+void EvolInstructSource::on_accepted(const Feedback& f) {
+  accepted_.push_back(Base{f.question, f.rationale, f.answer, f.provenance, {}});
+}
+
+std::optional<Item> EvolInstructSource::next() {
+  if (seeds_.empty()) return std::nullopt;
+  // Half the time evolve an accepted item further, when there is one.
+  bool from_accepted = !accepted_.empty() && rng_() % 2 == 0;
+  const auto& bases = from_accepted ? accepted_ : seeds_;
+  const Base& b = bases[rng_() % bases.size()];
+  const Operation& op = kOperations[rng_() % (sizeof kOperations / sizeof kOperations[0])];
+  Item item;
+  item.id = next_id_++;
+  item.generator = "evol-instruct";
+  item.evolved_from = b.question;
+  item.evolution = op.name;
+  item.provenance = b.provenance;
+  item.conditioned_on = {b.provenance};
+  item.required_modules = b.modules;
+  item.prompt = {{"user", render(templates_.generator, {{"domain", b.provenance.domain},
+                                                         {"question", b.question},
+                                                         {"rationale", b.rationale},
+                                                         {"answer", b.answer},
+                                                         {"operation", op.instruction}})}};
+  return item;
+}
+
 // ---------------------------------------------------------------- model tasks
 
 namespace {
@@ -176,6 +328,27 @@ class GenerateTask final : public ModelTask {
     if (!parsed) {
       reject(item, "unparseable-reply", parsed.error());
       return;
+    }
+    if (!item.evolution.empty()) {
+      // Eliminate failed evolutions (WizardLM's rules).
+      std::string low = parsed->question;
+      for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      for (std::string_view refusal : {"sorry", "i cannot", "i can't", "as an ai"})
+        if (low.rfind(refusal, 0) == 0) {
+          reject(item, "evolution-failed", "the model declined: '" + parsed->question.substr(0, 120) + "'");
+          return;
+        }
+      for (std::string_view leak : {"given problem", "rewritten problem", "#rewritten", "given prompt", "rewritten prompt"})
+        if (low.find(leak) != std::string::npos) {
+          reject(item, "evolution-failed", "the new problem copies words of the prompt ('" + std::string(leak) + "')");
+          return;
+        }
+      double same = rouge_l(item.evolved_from, parsed->question);
+      if (same >= 0.95) {
+        reject(item, "evolution-failed",
+               "no information gain: ROUGE-L " + std::to_string(same).substr(0, 4) + " against the problem it rewrote");
+        return;
+      }
     }
     item.question = parsed->question;
     item.rationale = parsed->rationale;

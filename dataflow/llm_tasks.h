@@ -21,13 +21,14 @@
 namespace vf {
 
 struct PromptTemplates {
-  std::string generator;                   // {{domain}}, {{examples}}
+  std::string generator;                   // {{domain}}, {{examples}} (few-shot, self-instruct); evol: {{question}}, {{rationale}}, {{answer}}, {{operation}}
   std::string example;                     // {{index}}, {{question}}, {{rationale}}, {{answer}}
   std::string solver;                      // {{question}}
   std::vector<std::string> solver_systems;  // one sampled per request
 };
 
-// Files named in the config, else the built-in templates; errors name the file.
+// Files named in the config, else the built-in templates for the generator
+// kind; errors name the file.
 Expected<PromptTemplates> load_templates(const JobConfig& config);
 
 // Replaces every {{name}} with its value; unknown names stay as written.
@@ -58,6 +59,78 @@ class FewShotSource final : public ItemSource {
   std::mt19937_64 rng_;
   size_t turn_ = 0;
   uint64_t next_id_ = 0;
+};
+
+// Self-instruct: examples drawn from a pool that starts as the seeds and grows
+// with the job's accepted items (at most half of each prompt's examples are
+// generated ones; at least one is a seed). Runs until the generator's
+// max_generated or the target stops it.
+class SelfInstructSource final : public ItemSource {
+ public:
+  SelfInstructSource(std::vector<Seed> seeds, uint32_t k, uint64_t random_seed, PromptTemplates templates,
+                     DistributionModules modules);
+  std::optional<Item> next() override;
+  std::string end_reason() const override { return "no-seeds"; }
+  void on_accepted(const Feedback& f) override;
+  bool wants_feedback() const override { return true; }
+  size_t pool_size() const { return pool_.size(); }
+
+ private:
+  struct Entry {
+    std::string question, rationale, answer;
+    Provenance provenance;
+    bool seed;
+    std::vector<std::string> modules;
+  };
+  std::vector<Entry> pool_;
+  std::vector<std::string> domains_;
+  uint32_t k_;
+  PromptTemplates templates_;
+  std::mt19937_64 rng_;
+  size_t turn_ = 0;
+  uint64_t next_id_ = 0;
+};
+
+// Evol-instruct: rewrites a seed or an accepted problem in depth (add
+// constraints, deepen, concretize, more reasoning steps) or in breadth (a new
+// problem in the same domain); failed evolutions are eliminated by the
+// generate task (no information gain, copied prompt words, refusals).
+class EvolInstructSource final : public ItemSource {
+ public:
+  EvolInstructSource(std::vector<Seed> seeds, uint64_t random_seed, PromptTemplates templates,
+                     DistributionModules modules);
+  std::optional<Item> next() override;
+  std::string end_reason() const override { return "no-seeds"; }
+  void on_accepted(const Feedback& f) override;
+  bool wants_feedback() const override { return true; }
+
+ private:
+  struct Base {
+    std::string question, rationale, answer;
+    Provenance provenance;
+    std::vector<std::string> modules;
+  };
+  std::vector<Base> seeds_, accepted_;
+  PromptTemplates templates_;
+  std::mt19937_64 rng_;
+  uint64_t next_id_ = 0;
+};
+
+// ROUGE-L F-measure over lower-cased word tokens (Self-Instruct's filter).
+double rouge_l(const std::string& a, const std::string& b);
+
+// Questions a job has: the closest one to a new question, for the
+// similarity filter of LLM generation. Not thread-safe (the generate stage owns it).
+class SimilarityPool {
+ public:
+  void add(const std::string& question);
+  // Highest ROUGE-L against the pool, and that question; 0 when empty.
+  std::pair<double, std::string> closest(const std::string& question) const;
+  size_t size() const { return questions_.size(); }
+
+ private:
+  std::vector<std::vector<std::string>> tokens_;
+  std::vector<std::string> questions_;
 };
 
 // What an LLM stage asks for an item and how it reads the answers.

@@ -72,6 +72,10 @@ void add_llm_fields(const Item& item, json& r) {
   }
   if (item.prompt_tokens || item.completion_tokens)
     r["tokens"] = {{"prompt", item.prompt_tokens}, {"completion", item.completion_tokens}};
+  if (!item.evolution.empty()) {
+    r["evolution"] = item.evolution;
+    r["evolved_from"] = item.evolved_from;
+  }
 }
 
 // The assistant turn for SFT: an agreeing chain of thought when the solvers

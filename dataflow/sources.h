@@ -24,6 +24,10 @@ class ItemSource {
   virtual std::optional<Item> next() = 0;
   // Why next() returned nullopt ("exhausted", "seeds-done", ...).
   virtual std::string end_reason() const = 0;
+  // An item of this job was accepted (sources that learn from them override).
+  virtual void on_accepted(const Feedback&) {}
+  // True when the source wants on_accepted() calls (the writer then sends them).
+  virtual bool wants_feedback() const { return false; }
 };
 
 Provenance provenance_of(const Seed& seed);

@@ -25,15 +25,17 @@ start_sim() {  # start_sim ARGS...: sets SIM_PID and PORT
   PORT=$(awk '/listening/ {print $4}' "$WORK/sim.out")
 }
 
-write_config() {  # write_config FILE TIMEOUT_S
+write_config() {  # write_config FILE TIMEOUT_S [KIND]
   cat > "$1" <<T
 name = "llm"
 seeds = ["$SRC/configs/seeds/examples.jsonl"]
 target_accepted = 8
 random_seed = 11
 [generator]
-kind = "few-shot"
+kind = "${3:-few-shot}"
 examples = 1
+# The simulator writes numeric variants of its seeds, which the default 0.7 would rightly call copies.
+similarity_threshold = 0.98
 [solver]
 samples = 4
 [model]
@@ -62,7 +64,7 @@ ids = [r["item_id"] for r in acc + rej]
 assert len(ids) == len(set(ids)), "an item was written twice"
 assert s["accepted"] == len(acc) and s["rejected"] == len(rej), (s["accepted"], len(acc), s["rejected"], len(rej))
 assert s["accepted"] + s["rejected"] + s["surplus"] == s["generated"], s
-known = {"unparseable-reply", "model-error", "execution-error", "empty-output", "no-majority", "solver-disagrees",
+known = {"unparseable-reply", "model-error", "too-similar", "evolution-failed", "execution-error", "empty-output", "no-majority", "solver-disagrees",
          "nondeterministic", "timeout", "too-easy", "malformed-answer", "answer-too-long"}
 for r in rej:
     assert r["reason"] in known and r["detail"], r
@@ -112,6 +114,25 @@ check "faults were injected" /usr/bin/python3 -c "
 import json; s = json.loads('''$stats'''); o = s['outcomes']
 assert o.get('429', 0) + o.get('500', 0) + o.get('drop', 0) + o.get('timeout', 0) > 0"
 check "with faults no finished call was repeated" test "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["repeated_ok"])')" -eq 0
+
+# --- self-instruct and evol-instruct: pools grow with accepted items -------------
+start_sim --seed 13 --latency-ms 5 --solver-accuracy 0.8 --gen-broken 0.1
+for kind in self-instruct evol-instruct; do
+  write_config "$WORK/$kind.toml" 10 $kind
+  "$VF" run "$WORK/$kind.toml" --out "$WORK/out-$kind" --no-progress > "$WORK/$kind.out" 2> "$WORK/$kind.err"
+  rc=$?
+  cat "$WORK/$kind.out"
+  check "$kind job reaches its target (exit 0)" test $rc -eq 0
+  check "$kind: every item accounted for exactly once" accounting "$WORK/out-$kind"
+done
+check "self-instruct records name their generator and the pool entries they were shown" /usr/bin/python3 -c "
+import json
+rs = [json.loads(l) for l in open('$WORK/out-self-instruct/accepted.jsonl')]
+assert rs and all(r['generator'] == 'self-instruct' and r['conditioned_on'] for r in rs)"
+check "evol-instruct records name the operation and what they evolved from" /usr/bin/python3 -c "
+import json
+rs = [json.loads(l) for l in open('$WORK/out-evol-instruct/accepted.jsonl')]
+assert rs and all(r.get('evolution') and r.get('evolved_from') for r in rs)"
 
 # --- configuration errors -------------------------------------------------------
 printf 'seeds = ["%s/configs/seeds"]\n[generator]\nkind = "few-shot"\n' "$SRC" > "$WORK/noep.toml"

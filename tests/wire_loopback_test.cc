@@ -162,8 +162,12 @@ int main(int argc, char** argv) {
                                              if (!same_item(a.items[i], b.items[i])) return false;
                                            return true;
                                          }));
-    cases.push_back(make_case<Credit>({4096, true},
-                                      [](auto& a, auto& b) { return a.credits == b.credits && a.stop == b.stop; }));
+    cases.push_back(make_case<Credit>(
+        {4096, true, {{7, "q?", "print(1)", "1", sample_item(7).provenance}}}, [](auto& a, auto& b) {
+          return a.credits == b.credits && a.stop == b.stop && a.accepted.size() == 1 && b.accepted.size() == 1 &&
+                 a.accepted[0].question == b.accepted[0].question &&
+                 a.accepted[0].provenance.license == b.accepted[0].provenance.license;
+        }));
     cases.push_back(make_case<EndOfStream>({272, "target-covered"},
                                            [](auto& a, auto& b) { return a.items == b.items && a.reason == b.reason; }));
     cases.push_back(
