@@ -144,6 +144,7 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
   ao.drop_all_solved = c.drop_all_solved;
   ao.drop_none_solved = c.drop_none_solved;
   spec.check = make_agreement_check(std::move(ao));
+  spec.writer.curriculum = c.curriculum;
   return {};
 }
 

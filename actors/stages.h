@@ -70,6 +70,7 @@ struct WriterOptions {
   uint32_t capacity = 32;
   uint32_t report_interval_ms = 500;
   bool feedback = false;        // tell the generator about accepted items (self-instruct, evol-instruct)
+  bool curriculum = false;      // at the end, rl.curriculum.jsonl: easy to hard, domains interleaved
   std::string config_text;      // job metadata
   uint64_t seed_hash = 0;
 };

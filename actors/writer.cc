@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/stages.h"
+#include "dataflow/curriculum.h"
 #include "dataflow/commit_gate.h"
 #include "dataflow/credit.h"
 #include "dataflow/records.h"
@@ -245,6 +246,13 @@ class Writer : public wire::writer_actor::base {
       summary["target_met"] = tally_.total_accepted() >= options_.target;
       summary["elapsed_s"] = elapsed;
       summary["accepted_per_s"] = elapsed > 0 ? tally_.total_accepted() / elapsed : 0.0;
+      if (options_.curriculum) {
+        if (auto s = rl_.flush(true); !s) return fail(s.error());
+        if (auto s = write_curriculum(options_.out_dir + "/rl.jsonl", options_.out_dir + "/rl.curriculum.jsonl",
+                                      options_.out_dir + "/.curriculum-scratch");
+            !s)
+          return fail(s.error());
+      }
       std::string text = summary.dump(2) + "\n";
       if (auto s = write_summary(text); !s) return fail(s.error());
       if (auto s = store_->put_meta("summary", summary.dump()); !s) return fail(s.error());

@@ -214,6 +214,9 @@ const std::vector<Field>& fields() {
       {"writer.sync", Kind::kBool, "fsync the job database on every write batch.", 0, 0,
        [](JobConfig& c, const Value& v) { c.sync_writes = v.b; },
        [](const JobConfig& c) { return std::string(c.sync_writes ? "true" : "false"); }},
+      VF_BOOL("writer.curriculum", curriculum,
+              "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
+              "domains interleaved round-robin (every batch mixes domains evenly)."),
       VF_INT("writer.delay_ms", writer_delay_ms, 0, 60000,
              "Testing knob: sleep this long per written item (shows backpressure)."),
       VF_INT("progress_interval_ms", progress_interval_ms, 50, 3600000, "How often the progress line refreshes."),

@@ -103,6 +103,7 @@ struct JobConfig {
   uint32_t batch_size = 8;
   // writer
   bool sync_writes = false;
+  bool curriculum = true;              // rl.curriculum.jsonl at the end of a job with pass rates
   uint32_t writer_delay_ms = 0;        // testing knob: slows the writer
   uint32_t progress_interval_ms = 500;
 

@@ -96,6 +96,14 @@ import json
 for l in open('$WORK/out1/rl.jsonl'):
     r = json.loads(l)
     assert r['prompt'][0]['role'] == 'user' and r['ground_truth'] and 0 < r['pass_rate'] <= 1 and r['license']"
+check "rl.curriculum.jsonl holds the RL export ordered easy to hard" /usr/bin/python3 -c "
+import json
+rl = [json.loads(l) for l in open('$WORK/out1/rl.jsonl')]
+cur = [json.loads(l) for l in open('$WORK/out1/rl.curriculum.jsonl')]
+assert sorted(r['id'] for r in rl) == sorted(r['id'] for r in cur)
+rank = {'easy': 0, 'medium': 1, 'hard': 2, 'unsolved': 3}
+ranks = [rank[r['difficulty']] for r in cur]
+assert ranks == sorted(ranks), ranks"
 stats=$(curl -s "http://127.0.0.1:$PORT/stats")
 check "the simulator answered no finished call twice" test "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["repeated_ok"])')" -eq 0
 
