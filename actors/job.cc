@@ -111,7 +111,8 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
     auto client = client_for("generator");
     if (!client) return Error{client.error()};
     spec.generator_client = client.value();
-    spec.generate_task = make_generate_task({c.generator_temperature, c.generator_max_tokens});
+    spec.generate_task =
+        make_generate_task({c.generator_temperature, c.generator_max_tokens, c.generator_top_p, c.generator_stop});
     spec.generate_stage = stage("generate");
     spec.generate_stage.similarity_threshold = c.similarity_threshold;
     for (const auto& s : seeds) spec.generate_stage.similarity_pool.push_back(s.question);
@@ -132,6 +133,8 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
   so.use_n = c.solver_use_n;
   so.temperature = c.solver_temperature;
   so.max_tokens = c.solver_max_tokens;
+  so.top_p = c.solver_top_p;
+  so.stop = c.solver_stop;
   so.fallback = c.extract_fallback == "whole"       ? equiv::Fallback::kWhole
                 : c.extract_fallback == "last-line" ? equiv::Fallback::kLastLine
                                                     : equiv::Fallback::kNone;

@@ -86,6 +86,7 @@ class Writer : public wire::writer_actor::base {
     if (auto s = accepted_.open(options_.out_dir + "/accepted.jsonl"); !s) return s;
     if (auto s = rejected_.open(options_.out_dir + "/rejected.jsonl"); !s) return s;
     if (auto s = sharegpt_.open(options_.out_dir + "/sft.sharegpt.jsonl"); !s) return s;
+    if (auto s = openai_.open(options_.out_dir + "/sft.openai.jsonl"); !s) return s;
     if (auto s = rl_.open(options_.out_dir + "/rl.jsonl"); !s) return s;
     auto store = JobStore::open(options_.out_dir + "/db", {options_.sync, true});
     if (!store) return Error{store.error()};
@@ -189,6 +190,7 @@ class Writer : public wire::writer_actor::base {
           feedback_.push_back(Feedback{released.id, released.question, released.rationale, released.answer,
                                        released.provenance});
         if (auto s = sharegpt_.append(sharegpt_record(released, options_.job_name).dump()); !s) return s;
+        if (auto s = openai_.append(openai_sft_record(released, options_.job_name).dump()); !s) return s;
         if (auto s = rl_.append(rl_record(released, options_.job_name).dump()); !s) return s;
         advance(released, ItemEvent::kWriteAccepted);
         states.push_back({id, {released.state, ""}});
@@ -202,6 +204,7 @@ class Writer : public wire::writer_actor::base {
     if (auto s = accepted_.flush(options_.sync); !s) return s;
     if (auto s = rejected_.flush(options_.sync); !s) return s;
     if (auto s = sharegpt_.flush(options_.sync); !s) return s;
+    if (auto s = openai_.flush(options_.sync); !s) return s;
     if (auto s = rl_.flush(options_.sync); !s) return s;
     // Items still parked leave memory: they wait in the store.
     std::vector<std::pair<uint64_t, std::string>> park;
@@ -300,7 +303,7 @@ class Writer : public wire::writer_actor::base {
   CommitGate gate_;
   Tally tally_;
   SeedCheckTally tally_seeds_;
-  LineFile accepted_, rejected_, sharegpt_, rl_, results_, mismatches_;
+  LineFile accepted_, rejected_, sharegpt_, openai_, rl_, results_, mismatches_;
   std::vector<Feedback> feedback_;  // accepted since the last credit message
   std::unique_ptr<JobStore> store_;
   std::map<uint64_t, Item> pending_park_;  // parked during the current batch

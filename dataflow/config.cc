@@ -113,6 +113,8 @@ const std::vector<Field>& fields() {
              "LLM generators: prompt template file (relative to the config); empty: the built-in template "
              "(configs/prompts/ holds editable copies)."),
       VF_NUM("generator.temperature", generator_temperature, "LLM generators: sampling temperature."),
+      VF_NUM("generator.top_p", generator_top_p, "LLM generators: nucleus sampling top_p."),
+      VF_LIST("generator.stop", generator_stop, "LLM generators: stop sequences."),
       VF_INT("generator.max_tokens", generator_max_tokens, 16, 1 << 20, "LLM generators: max_tokens per reply."),
       VF_NUM("generator.similarity_threshold", similarity_threshold,
              "LLM generators: reject a new question whose ROUGE-L against the seeds or an earlier generated "
@@ -126,6 +128,8 @@ const std::vector<Field>& fields() {
       VF_LIST("solver.system_prompts", solver_system_prompts,
               "System prompt files; one is sampled per request for variety; empty: the built-in ones."),
       VF_NUM("solver.temperature", solver_temperature, "Solver sampling temperature."),
+      VF_NUM("solver.top_p", solver_top_p, "Solver nucleus sampling top_p."),
+      VF_LIST("solver.stop", solver_stop, "Solver stop sequences."),
       VF_INT("solver.max_tokens", solver_max_tokens, 16, 1 << 20, "Solver max_tokens per sample."),
       VF_STR("solver.extract_fallback", extract_fallback,
              "A response without \\boxed{} or 'final answer': none (no answer), last-line, whole."),

@@ -47,6 +47,8 @@ struct JobConfig {
   uint32_t generator_examples = 3;           // k seed examples per request
   std::string generator_prompt;              // template file; empty: the built-in one
   double generator_temperature = 0.8;
+  double generator_top_p = 1.0;
+  std::vector<std::string> generator_stop;
   uint32_t generator_max_tokens = 1536;
   // solver stage (runs with any LLM generator, or when solver.enabled)
   bool solver_enabled = false;
@@ -55,6 +57,8 @@ struct JobConfig {
   std::string solver_prompt;                 // template file; empty: built-in
   std::vector<std::string> solver_system_prompts;  // files; one is sampled per request; empty: built-in ones
   double solver_temperature = 0.7;
+  double solver_top_p = 1.0;
+  std::vector<std::string> solver_stop;
   uint32_t solver_max_tokens = 1536;
   std::string extract_fallback = "none";     // none | last-line | whole
   // verification by agreement

@@ -311,6 +311,8 @@ class GenerateTask final : public ModelTask {
     model::ChatCall c;
     for (const auto& m : item.prompt) c.messages.push_back({m.role, m.content});
     c.sampling.temperature = o_.temperature;
+    c.sampling.top_p = o_.top_p;
+    c.sampling.stop = o_.stop;
     c.sampling.max_tokens = static_cast<int>(o_.max_tokens);
     c.sampling.seed = static_cast<int64_t>(item.id);
     c.purpose = "generator";
@@ -375,6 +377,8 @@ class SolveTask final : public ModelTask {
       if (!systems.empty()) c.messages.push_back({"system", systems[(item.id + sample) % systems.size()]});
       c.messages.push_back({"user", render(o_.templates.solver, {{"question", item.question}})});
       c.sampling.temperature = o_.temperature;
+      c.sampling.top_p = o_.top_p;
+      c.sampling.stop = o_.stop;
       c.sampling.max_tokens = static_cast<int>(o_.max_tokens);
       c.sampling.n = n;
       c.sampling.seed = static_cast<int64_t>(item.id * 1000 + sample);

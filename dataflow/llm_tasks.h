@@ -147,6 +147,8 @@ class ModelTask {
 struct GenerateOptions {
   double temperature = 0.8;
   uint32_t max_tokens = 1536;
+  double top_p = 1.0;
+  std::vector<std::string> stop;
 };
 std::unique_ptr<ModelTask> make_generate_task(GenerateOptions options);
 
@@ -155,6 +157,8 @@ struct SolveOptions {
   bool use_n = true;
   double temperature = 0.7;
   uint32_t max_tokens = 1536;
+  double top_p = 1.0;
+  std::vector<std::string> stop;
   equiv::Fallback fallback = equiv::Fallback::kNone;
   PromptTemplates templates;
 };

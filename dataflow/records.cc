@@ -99,6 +99,14 @@ json sharegpt_record(const Item& item, const std::string& job_name) {
           {"license", item.provenance.license}};
 }
 
+json openai_sft_record(const Item& item, const std::string& job_name) {
+  return {{"id", item_key(job_name, item.id)},
+          {"messages", json::array({{{"role", "user"}, {"content", item.question}},
+                                    {{"role", "assistant"}, {"content", sft_answer(item)}}})},
+          {"domain", item.provenance.domain},
+          {"license", item.provenance.license}};
+}
+
 json rl_record(const Item& item, const std::string& job_name) {
   json r = {{"id", item_key(job_name, item.id)},
             {"prompt", json::array({{{"role", "user"}, {"content", item.question}}})},

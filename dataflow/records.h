@@ -20,6 +20,7 @@ nlohmann::json rejected_record(const Item& item, const std::string& job_name);
 // Exports of accepted items: SFT in ShareGPT form, and RL (prompt + ground
 // truth for a rule-based reward, with pass rate and difficulty).
 nlohmann::json sharegpt_record(const Item& item, const std::string& job_name);
+nlohmann::json openai_sft_record(const Item& item, const std::string& job_name);  // {"messages": [...]}
 nlohmann::json rl_record(const Item& item, const std::string& job_name);
 // verify-seeds: one line per seed with status, output and match.
 nlohmann::json seed_check_record(const Item& item);

@@ -90,7 +90,7 @@ import json, sys
 rs = [json.loads(l) for l in open('$WORK/out1/rejected.jsonl')]
 u = [r for r in rs if r['reason'] == 'unparseable-reply']
 assert u and all(r.get('generator_reply') for r in u)"
-check "SFT (ShareGPT) and RL exports hold every accepted item" test "$(wc -l < "$WORK/out1/sft.sharegpt.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")" -a "$(wc -l < "$WORK/out1/rl.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")"
+check "SFT (ShareGPT, OpenAI messages) and RL exports hold every accepted item" test "$(wc -l < "$WORK/out1/sft.sharegpt.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")" -a "$(wc -l < "$WORK/out1/sft.openai.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")" -a "$(wc -l < "$WORK/out1/rl.jsonl")" -eq "$(wc -l < "$WORK/out1/accepted.jsonl")"
 check "RL records carry prompt, ground truth, pass rate and license" /usr/bin/python3 -c "
 import json
 for l in open('$WORK/out1/rl.jsonl'):

@@ -31,7 +31,7 @@ Run run_pipeline(const std::string& out_dir, std::vector<std::string> overrides)
   apply_config(*c, seeds.seeds, {out_dir}, spec);
   spec.source = std::make_shared<VariantSource>(seeds.seeds, c->random_seed, VariantOptions{c->attempts_per_slot},
                                                 distribution_modules(*c));
-  spec.check = make_check("execution", {c->max_answer_chars});
+  spec.check = make_check("execution", {c->max_answer_chars, equivalence_policies(*c).value()});
   spec.writer.out_dir = out_dir;
   spec.writer.target = c->target_accepted;
   Run run;

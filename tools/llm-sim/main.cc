@@ -2,7 +2,7 @@
 // benchmarks (no model runs here). libevent's HTTP server, one thread.
 //
 //   llm-sim --port 0 --seeds FILE_OR_DIR... [--seed N] [--latency-ms 200]
-//           [--latency-jitter-ms 0] [--p429 0] [--p500 0] [--pdrop 0]
+//           [--latency-jitter-ms 0] [--latency-dist fixed|uniform|exponential] [--p429 0] [--p500 0] [--pdrop 0]
 //           [--ptimeout 0] [--pmalformed 0] [--ptruncated 0]
 //           [--solver-accuracy 0.7] [--gen-broken 0.1] [--retry-after 1]
 //
@@ -66,6 +66,7 @@ struct Options {
   std::vector<std::string> seeds;
   uint64_t seed = 1;
   double latency_ms = 0, jitter_ms = 0;
+  std::string latency_dist = "uniform";  // fixed | uniform (+-jitter) | exponential (mean latency_ms)
   double p429 = 0, p500 = 0, pdrop = 0, ptimeout = 0, pmalformed = 0, ptruncated = 0;
   double solver_accuracy = 0.7, gen_broken = 0.1;
   int retry_after = 1;
@@ -275,7 +276,9 @@ void on_chat(evhttp_request* req, void* arg) {
     }
   }
   s.stats.outcomes[outcome]++;
-  double delay_ms = s.opt.latency_ms + (s.opt.jitter_ms > 0 ? (u(rng) * 2 - 1) * s.opt.jitter_ms : 0);
+  double delay_ms = s.opt.latency_ms;
+  if (s.opt.latency_dist == "exponential") delay_ms = -s.opt.latency_ms * std::log(1 - u(rng));
+  else if (s.opt.latency_dist == "uniform" && s.opt.jitter_ms > 0) delay_ms += (u(rng) * 2 - 1) * s.opt.jitter_ms;
   if (delay_ms <= 0) {
     respond(d);
     return;
@@ -329,6 +332,7 @@ bool parse_args(int argc, char** argv, Options& o) {
     else if (a == "--seed") o.seed = std::strtoull(v, nullptr, 10);
     else if (a == "--latency-ms") o.latency_ms = std::atof(v);
     else if (a == "--latency-jitter-ms") o.jitter_ms = std::atof(v);
+    else if (a == "--latency-dist") o.latency_dist = v;
     else if (a == "--p429") o.p429 = std::atof(v);
     else if (a == "--p500") o.p500 = std::atof(v);
     else if (a == "--pdrop") o.pdrop = std::atof(v);
