@@ -167,7 +167,7 @@ double client_only(int port, int c, uint64_t n, const std::vector<Seed>& seeds, 
 int main(int argc, char** argv) {
   int latency_ms = 200;
   std::vector<int> concurrency = {64, 256, 1024};
-  uint64_t rounds = 40;
+  uint64_t rounds = 80;
   uint32_t samples = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
