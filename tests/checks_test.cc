@@ -21,17 +21,22 @@ Item executed(std::vector<std::pair<RunStatus, std::string>> runs, std::string s
   advance(item, ItemEvent::kExecutionsAttached);
   return item;
 }
+CheckOptions limit(size_t max_answer_chars) {
+  CheckOptions o;
+  o.max_answer_chars = max_answer_chars;
+  return o;
+}
 }  // namespace
 
 TEST_CASE("execution check accepts a deterministic, new answer") {
-  ExecutionCheck check({100});
+  ExecutionCheck check(limit(100));
   auto v = check.check(executed({{RunStatus::kOk, "42"}, {RunStatus::kOk, "42"}}));
   CHECK(v.accepted);
   CHECK(v.answer == "42");
 }
 
 TEST_CASE("execution check rejects with a reason for every failure") {
-  ExecutionCheck check({5});
+  ExecutionCheck check(limit(5));
   CHECK(check.check(executed({{RunStatus::kOk, "42"}, {RunStatus::kOk, "43"}})).reason == "nondeterministic");
   CHECK(check.check(executed({{RunStatus::kOk, "  "}})).reason == "empty-output");
   CHECK(check.check(executed({{RunStatus::kOk, "1"}}, "1")).reason == "same-as-seed-answer");

@@ -3,7 +3,7 @@
 // (whitespace-normalized string equality). Also prints how many pairs each
 // accepts, so speed is never read without accuracy.
 //
-//   equiv_bench --cases ../shared/equivalence/cases.jsonl \
+//   equiv_bench --cases ../shared/equivalence/cases.jsonl
 //               --pairs build/bench-data/advanced_math.results.jsonl [--seconds 2]
 //
 // --pairs reads `veriforge verify-seeds --out` records (final_answer, output,
