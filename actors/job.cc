@@ -135,9 +135,10 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
   so.max_tokens = c.solver_max_tokens;
   so.top_p = c.solver_top_p;
   so.stop = c.solver_stop;
-  so.fallback = c.extract_fallback == "whole"       ? equiv::Fallback::kWhole
-                : c.extract_fallback == "last-line" ? equiv::Fallback::kLastLine
-                                                    : equiv::Fallback::kNone;
+  equiv::Policy extraction;  // one parser of fallback names: the equivalence policy's
+  if (auto s = equiv::set_policy_field(extraction, "fallback", c.extract_fallback); !s)
+    return Error{"key 'solver.extract_fallback': " + s.error()};
+  so.fallback = extraction.fallback;
   so.templates = templates.value();
   spec.solve_task = make_solve_task(std::move(so));
   spec.solve_stage = stage("solve");
