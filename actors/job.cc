@@ -63,7 +63,7 @@ void apply_config(const JobConfig& c, const std::vector<Seed>& seeds, const std:
   spec.verifier.batch_size = c.batch_size;
   spec.verifier.report_interval_ms = c.progress_interval_ms;
   spec.writer.capacity = c.writer_credits;
-  spec.writer.sync = c.sync_writes;
+  spec.writer.sync = c.checkpoint_sync != "none";
   spec.writer.delay_ms = c.writer_delay_ms;
   spec.writer.report_interval_ms = c.progress_interval_ms;
   spec.writer.job_name = c.name;
@@ -102,6 +102,7 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
   auto stage = [&](const char* name) {
     LlmStageOptions s;
     s.name = name;
+    s.log_code = std::string(name) == "generate" ? kGenerateStage : kSolveStage;
     s.capacity = c.llm_credits;
     s.batch_size = c.batch_size;
     s.report_interval_ms = c.progress_interval_ms;
@@ -152,8 +153,38 @@ Status apply_llm_config(const JobConfig& c, const std::vector<Seed>& seeds, JobS
   return {};
 }
 
+Expected<ResumeInfo> prepare_resume(JobSpec& spec) {
+  ResumeInfo info;
+  if (!spec.store) return info;
+  if (auto s = spec.source->bind(*spec.store); !s) return Error{s.error()};
+  auto r = recover(*spec.store);
+  if (!r) return Error{r.error()};
+  info.fresh = r->fresh;
+  info.issued = r->generator.issued;
+  info.in_flight = r->in_flight.size();
+  if (r->writer) {
+    info.finished = r->writer->finished;
+    info.accepted = r->writer->tally.total_accepted();
+    info.rejected = r->writer->tally.total_rejected();
+    uint64_t target = spec.writer.target ? spec.writer.target : CommitGate::kUnlimited;
+    spec.generator.target_covered = r->writer->gate.accepted_known >= target;
+  }
+  spec.generator.resume_from = r->generator;
+  spec.generator.in_flight = std::move(r->in_flight);
+  return info;
+}
+
 JobOutcome run_job(JobSpec spec) {
   JobOutcome outcome;
+  spec.generator.store = spec.store;
+  spec.executor.store = spec.store;
+  spec.executor.audit = spec.audit;
+  spec.verifier.store = spec.store;
+  if (spec.store) spec.writer.store = spec.store;
+  for (auto* s : {&spec.generate_stage, &spec.solve_stage}) {
+    s->store = spec.store;
+    s->audit = spec.audit;
+  }
   caf::actor_system_config cfg;
   wire::register_wire_types(cfg);
   if (spec.scheduler_threads) cfg.set("scheduler.max-threads", static_cast<size_t>(spec.scheduler_threads));
@@ -193,6 +224,7 @@ JobOutcome run_job(JobSpec spec) {
     spec.source.reset();  // the generator owns it now
     spec.generator_client.reset();  // the LLM stages own the clients now
     spec.solver_client.reset();
+    spec.store.reset();  // the stages share it now; the last one to go closes it
     std::map<caf::actor_addr, std::string> names;
     for (const auto& [actor, name] : stages) {
       names[actor.address()] = name;

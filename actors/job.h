@@ -21,6 +21,11 @@
 namespace vf {
 
 struct JobSpec {
+  // The checkpoint log (null: none). run_job hands it to every stage; the
+  // source must already be bound to it (ItemSource::bind) and
+  // `generator.resume_from` / `generator.in_flight` filled from recover().
+  std::shared_ptr<JobStore> store;
+  std::shared_ptr<AuditTrail> audit;
   std::shared_ptr<ItemSource> source;
   std::shared_ptr<const Check> check;
   // LLM stages: present when the job generates with an LLM / solves by chain of thought.
@@ -48,6 +53,19 @@ struct JobOutcome {
 };
 
 JobOutcome run_job(JobSpec spec);
+
+// Opens (or continues) a job's checkpoint log for `spec`: binds the source,
+// recovers the in-flight items and progress into spec.generator, and says
+// whether the logged job had already finished.
+struct ResumeInfo {
+  bool fresh = true;
+  bool finished = false;
+  uint64_t issued = 0;
+  size_t in_flight = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+};
+Expected<ResumeInfo> prepare_resume(JobSpec& spec);
 
 // Fills every stage's options from a job config. The fork servers pre-import
 // the modules the seeds declare plus sandbox.preimport, and hide

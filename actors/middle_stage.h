@@ -4,6 +4,11 @@
 // it finished; MiddleStage forwards items as downstream credit allows, returns
 // credit upstream as items leave, forwards stop requests upstream, and sends
 // EndOfStream downstream once upstream ended and the stage has drained.
+// With a checkpoint log (use_log), what the stage logged while handling a
+// message (finished parts, finished items) is written in one batch before
+// any item leaves: nothing travels downstream that the log does not hold.
+// A failed log write fails the job (the stage stops; nothing is lost that
+// was logged before).
 // Lives inside one actor; not thread-safe (CAF runs one handler at a time).
 #pragma once
 
@@ -14,6 +19,9 @@
 
 #include "actors/wire.h"
 #include "dataflow/credit.h"
+#include "storage/audit_trail.h"
+#include "storage/codec.h"
+#include "storage/job_store.h"
 
 namespace vf {
 
@@ -32,6 +40,44 @@ class MiddleStage : public Base {
 
  protected:
   void start() { this->send(next_, wire::pack(wire::Attach{name_})); }
+
+  // The job's checkpoint log (null: none). `stage_code` names this stage's r/ entries.
+  void use_log(std::shared_ptr<JobStore> store, char stage_code, std::shared_ptr<AuditTrail> audit) {
+    store_ = std::move(store);
+    stage_code_ = stage_code;
+    audit_ = std::move(audit);
+  }
+  JobStore* store() const { return store_.get(); }
+  AuditTrail* audit() const { return audit_.get(); }
+
+  // A finished part of the work on an item (one code run, one model call).
+  void log_partial(uint64_t id, uint32_t index, const std::string& bytes, std::string audit_kind,
+                   std::string audit_key) {
+    if (store_) pending_log_.put_partial(id, stage_code_, index, bytes);
+    if (audit_) pending_audit_.emplace_back(std::move(audit_kind), std::move(audit_key));
+  }
+  LogBatch& pending_log() { return pending_log_; }
+
+  // Writes what this handler logged; false (and the job fails) when the store refuses.
+  bool commit_log() {
+    if (failed_) return false;
+    if (!store_ || pending_log_.empty()) return true;
+    if (auto s = store_->write(pending_log_); !s) {
+      fail(s.error());
+      return false;
+    }
+    for (const auto& [kind, key] : pending_audit_) audit_->record("logged", kind, key);
+    pending_audit_.clear();
+    return true;
+  }
+
+  void fail(const std::string& error) {
+    if (failed_) return;
+    failed_ = true;
+    spdlog::error("stage={} event=failed error=\"{}\"", name_, error);
+    this->send(monitor_, wire::pack(wire::JobReport{false, error, ""}));
+    this->quit(caf::make_error(caf::sec::runtime_error, error));
+  }
 
   void on_attach(const wire::attach_msg&) {
     upstream_ = caf::actor_cast<wire::upstream_actor>(this->current_sender());
@@ -56,8 +102,15 @@ class MiddleStage : public Base {
     return std::move(batch->items);
   }
 
-  void emit(Item item) {
+  // An item leaves this stage. `finished_here`: the stage changed it, so its
+  // new form is logged (and its r/ entries dropped) before it moves on.
+  // `partials`: how many r/ entries the stage logged for it (now dropped).
+  void emit(Item item, bool finished_here = false, uint32_t partials = 0) {
     if (item.item_state() == ItemState::kRejected) ++rejected_;
+    if (finished_here && store_) {
+      pending_log_.put_item(item.id, encode(item));
+      pending_log_.erase_partials(item.id, stage_code_, partials);
+    }
     outbox_.push(std::move(item));
   }
 
@@ -86,6 +139,7 @@ class MiddleStage : public Base {
   }
 
   void flush() {
+    if (!commit_log()) return;
     for (auto batch = outbox_.next_batch(); !batch.empty(); batch = outbox_.next_batch()) {
       uint32_t n = static_cast<uint32_t>(batch.size());
       sent_ += n;
@@ -126,6 +180,7 @@ class MiddleStage : public Base {
   // Stages hold strong handles to their neighbours; dropping them on exit
   // breaks the cycle so the actors (and what they own) are destroyed.
   void release_links() {
+    store_.reset();
     next_ = wire::downstream_actor{};
     upstream_ = wire::upstream_actor{};
     monitor_ = wire::monitor_actor{};
@@ -139,6 +194,12 @@ class MiddleStage : public Base {
   wire::downstream_actor next_;
   wire::monitor_actor monitor_;
   wire::upstream_actor upstream_;
+  std::shared_ptr<JobStore> store_;
+  char stage_code_ = '?';
+  std::shared_ptr<AuditTrail> audit_;
+  LogBatch pending_log_;
+  std::vector<std::pair<std::string, std::string>> pending_audit_;
+  bool failed_ = false;
   uint64_t received_ = 0, sent_ = 0, rejected_ = 0;
   bool stop_seen_ = false;
   bool upstream_ended_ = false;

@@ -16,20 +16,33 @@
 #include <caf/all.hpp>
 
 #include "actors/wire.h"
+#include "dataflow/checkpoint.h"
 #include "dataflow/checks.h"
 #include "dataflow/llm_tasks.h"
 #include "dataflow/sources.h"
 #include "sandbox/fork_server.h"
+#include "storage/audit_trail.h"
+#include "storage/job_store.h"
 
 namespace vf {
 
+// Every stage takes the job's checkpoint log (`store`, null: no log) and the
+// audit trail of costly work (`audit`, null unless VERIFORGE_AUDIT_FILE is set).
 struct GeneratorOptions {
+  std::shared_ptr<JobStore> store;
+  // Resuming: the progress the log holds, and its in-flight items, which are
+  // sent first (each stage skips the work their records already hold).
+  GeneratorCheckpoint resume_from;
+  std::vector<Item> in_flight;
+  bool target_covered = false;  // the writer's log says the target is covered: issue nothing new
   uint64_t max_items = 0;      // 0: unlimited
   uint32_t batch_size = 8;
   uint32_t report_interval_ms = 500;
 };
 
 struct ExecutorStageOptions {
+  std::shared_ptr<JobStore> store;
+  std::shared_ptr<AuditTrail> audit;
   sandbox::SandboxMode mode = sandbox::SandboxMode::kForkServer;
   sandbox::SandboxOptions sandbox;
   sandbox::RunLimits limits;
@@ -40,6 +53,7 @@ struct ExecutorStageOptions {
 };
 
 struct VerifierOptions {
+  std::shared_ptr<JobStore> store;
   uint32_t capacity = 32;
   uint32_t batch_size = 8;
   uint32_t report_interval_ms = 500;
@@ -47,6 +61,9 @@ struct VerifierOptions {
 
 struct LlmStageOptions {
   std::string name = "llm";   // "generate", "solve": names the stage in logs and reports
+  char log_code = '?';        // its r/ entries in the checkpoint log (kGenerateStage, kSolveStage)
+  std::shared_ptr<JobStore> store;
+  std::shared_ptr<AuditTrail> audit;
   // Generate stage: reject questions too similar (ROUGE-L) to the pool, which
   // starts with `similarity_pool` and grows with every question let through. 0: off.
   double similarity_threshold = 0;
@@ -65,14 +82,15 @@ struct WriterOptions {
   std::string mismatches_file;  // seed check: the executed seeds whose output did not match
   std::string job_name = "job";
   uint64_t target = 0;          // accepted items to export (0: all)
-  bool sync = false;
+  // Dataset mode: the checkpoint log (required); output files are fsynced
+  // before each log commit unless the log's sync policy is "none".
+  std::shared_ptr<JobStore> store;
+  bool sync = true;
   uint32_t delay_ms = 0;        // testing knob
   uint32_t capacity = 32;
   uint32_t report_interval_ms = 500;
   bool feedback = false;        // tell the generator about accepted items (self-instruct, evol-instruct)
   bool curriculum = false;      // at the end, rl.curriculum.jsonl: easy to hard, domains interleaved
-  std::string config_text;      // job metadata
-  uint64_t seed_hash = 0;
 };
 
 wire::generator_actor spawn_generator(caf::actor_system& sys, std::shared_ptr<ItemSource> source,

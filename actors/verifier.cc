@@ -10,14 +10,19 @@ class Verifier : public MiddleStage<wire::stage_actor::base> {
            wire::downstream_actor next, wire::monitor_actor monitor)
       : MiddleStage(cfg, "verifier", options.capacity, options.batch_size, options.report_interval_ms,
                     std::move(next), std::move(monitor)),
-        check_(std::move(check)) {}
+        check_(std::move(check)) {
+    use_log(options.store, 0, nullptr);
+  }
 
   behavior_type make_behavior() override {
     start();
     return {
         [this](const wire::attach_msg& m) { on_attach(m); },
         [this](const wire::item_batch_msg& m) {
-          for (auto& item : received(m)) emit(verify(std::move(item)));
+          for (auto& item : received(m)) {
+            bool verified = item.item_state() == ItemState::kExecuted;
+            emit(verify(std::move(item)), verified);
+          }
           flush();
         },
         [this](const wire::credit_msg& m) { on_credit(m); },

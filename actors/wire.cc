@@ -18,8 +18,8 @@ void register_all(Registrar r) {
   r.add<ItemBatch>();
   r.add<Credit>();
   r.add<EndOfStream>();
-  r.add<ExecutionDone>();
-  r.add<ModelDone>();
+  r.add<RunDone>();
+  r.add<CallDone>();
   r.add<StageReport>();
   r.add<JobReport>();
 }

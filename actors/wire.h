@@ -19,6 +19,7 @@
 
 #include <caf/all.hpp>
 
+#include "dataflow/checkpoint.h"
 #include "dataflow/item.h"
 #include "storage/codec.h"
 
@@ -53,18 +54,21 @@ struct EndOfStream {
   MSGPACK_DEFINE(items, reason)
 };
 
-// A snippet run finished (executor pool thread -> executor stage).
-struct ExecutionDone {
-  static constexpr const char* kWireName = "vf.execution_done";
-  Item item;
-  MSGPACK_DEFINE(item)
+// One code run of an item finished (executor pool thread -> executor stage).
+struct RunDone {
+  static constexpr const char* kWireName = "vf.run_done";
+  uint64_t item = 0;
+  Execution execution;
+  MSGPACK_DEFINE(item, execution)
 };
 
-// A model call chain finished (model client thread -> LLM stage).
-struct ModelDone {
-  static constexpr const char* kWireName = "vf.model_done";
-  Item item;
-  MSGPACK_DEFINE(item)
+// One model call of an item finished (model client thread -> LLM stage).
+struct CallDone {
+  static constexpr const char* kWireName = "vf.call_done";
+  uint64_t item = 0;
+  uint32_t index = 0;  // the call's place in ModelTask::calls(item)
+  LoggedCall outcome;
+  MSGPACK_DEFINE(item, index, outcome)
 };
 
 struct StageReport {
@@ -115,8 +119,8 @@ using attach_msg = Msg<Attach>;
 using item_batch_msg = Msg<ItemBatch>;
 using credit_msg = Msg<Credit>;
 using eos_msg = Msg<EndOfStream>;
-using execution_done_msg = Msg<ExecutionDone>;
-using model_done_msg = Msg<ModelDone>;
+using run_done_msg = Msg<RunDone>;
+using call_done_msg = Msg<CallDone>;
 using stage_report_msg = Msg<StageReport>;
 using job_report_msg = Msg<JobReport>;
 
@@ -135,9 +139,9 @@ using upstream_actor = caf::typed_actor<caf::reacts_to<credit_msg>>;
 // A middle stage (verifier) is both.
 using stage_actor = downstream_actor::extend_with<upstream_actor>;
 // The executor stage also hears from its snippet pool.
-using executor_actor = stage_actor::extend<caf::reacts_to<execution_done_msg>>;
+using executor_actor = stage_actor::extend<caf::reacts_to<run_done_msg>>;
 // LLM stages (generation, solving) hear from the model client.
-using model_stage_actor = stage_actor::extend<caf::reacts_to<model_done_msg>>;
+using model_stage_actor = stage_actor::extend<caf::reacts_to<call_done_msg>>;
 // The generator only sends items.
 using generator_actor = upstream_actor;
 // The writer only receives them.

@@ -14,39 +14,12 @@
 #include "dataflow/commit_gate.h"
 #include "dataflow/credit.h"
 #include "dataflow/records.h"
+#include "storage/codec.h"
 #include "storage/job_store.h"
+#include "storage/output_file.h"
 
 namespace vf {
 namespace {
-
-// An append-only JSON Lines file.
-class LineFile {
- public:
-  Status open(const std::string& path) {
-    path_ = path;
-    f_ = std::fopen(path.c_str(), "a");
-    if (!f_) return Error{"cannot open " + path + ": " + std::strerror(errno)};
-    return {};
-  }
-  ~LineFile() {
-    if (f_) std::fclose(f_);
-  }
-  Status append(const std::string& line) {
-    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fputc('\n', f_) == EOF)
-      return Error{"cannot write " + path_ + ": " + std::strerror(errno)};
-    return {};
-  }
-  Status flush(bool sync) {
-    if (std::fflush(f_) != 0) return Error{"cannot write " + path_ + ": " + std::strerror(errno)};
-    if (sync && fsync(fileno(f_)) != 0) return Error{"cannot sync " + path_ + ": " + std::strerror(errno)};
-    return {};
-  }
-  bool is_open() const { return f_ != nullptr; }
-
- private:
-  std::string path_;
-  std::FILE* f_ = nullptr;
-};
 
 class Writer : public wire::writer_actor::base {
  public:
@@ -80,26 +53,49 @@ class Writer : public wire::writer_actor::base {
   Status init() {
     if (options_.mode == WriterMode::kSeedCheck) {
       if (!options_.mismatches_file.empty())
-        if (auto s = mismatches_.open(options_.mismatches_file); !s) return s;
-      return options_.results_file.empty() ? Status{} : results_.open(options_.results_file);
+        if (auto s = mismatches_.open(options_.mismatches_file, 0); !s) return Error{s.error()};
+      if (!options_.results_file.empty())
+        if (auto s = results_.open(options_.results_file, 0); !s) return Error{s.error()};
+      return {};
     }
-    if (auto s = accepted_.open(options_.out_dir + "/accepted.jsonl"); !s) return s;
-    if (auto s = rejected_.open(options_.out_dir + "/rejected.jsonl"); !s) return s;
-    if (auto s = sharegpt_.open(options_.out_dir + "/sft.sharegpt.jsonl"); !s) return s;
-    if (auto s = openai_.open(options_.out_dir + "/sft.openai.jsonl"); !s) return s;
-    if (auto s = rl_.open(options_.out_dir + "/rl.jsonl"); !s) return s;
-    auto store = JobStore::open(options_.out_dir + "/db", {options_.sync, true});
-    if (!store) return Error{store.error()};
-    store_ = std::move(store.value());
-    for (auto [k, v] : std::initializer_list<std::pair<std::string, std::string>>{
-             {"format_version", std::to_string(kFormatVersion)},
-             {"job_name", options_.job_name},
-             {"config", options_.config_text},
-             {"seed_hash", std::to_string(options_.seed_hash)},
-             {"target_accepted", std::to_string(options_.target)}}) {
-      if (auto s = store_->put_meta(k, v); !s) return s;
+    store_ = options_.store;
+    if (!store_) {  // a job without a shared log (tests, tools): the writer keeps its own
+      auto opened = JobStore::open(options_.out_dir + "/db");
+      if (!opened) return Error{opened.error()};
+      store_ = std::move(opened.value());
+    }
+    auto logged = store_->get_meta("writer");
+    if (!logged) return Error{logged.error()};
+    if (logged.value()) {
+      auto c = decode<WriterCheckpoint>(*logged.value(), "writer checkpoint (m/writer)");
+      if (!c) return Error{"job store " + store_->path() + ": " + c.error()};
+      progress_ = std::move(c.value());
+      progress_.gate.target = gate_.target();  // a target changed with --force applies from here on
+      gate_ = CommitGate::restore(progress_.gate);
+      tally_ = progress_.tally;
+      received_ = progress_.received;
+      max_id_seen_ = progress_.max_id_seen;
+      spdlog::info("stage=writer event=resume accepted={} rejected={} watermark={} parked={}", tally_.total_accepted(),
+                   tally_.total_rejected(), gate_.low_watermark(), gate_.parked_count());
+    }
+    for (auto* f : files()) {
+      auto name = file_name(*f);
+      auto repair = f->open(options_.out_dir + "/" + name, progress_.file_lengths[name]);
+      if (!repair) return Error{repair.error()};
+      if (repair->cut_bytes)
+        spdlog::warn("stage=writer event=output-repaired file={} cut_bytes={} torn_line={} committed={}", name,
+                     repair->cut_bytes, repair->torn_line, progress_.file_lengths[name]);
     }
     return {};
+  }
+
+  std::vector<OutputFile*> files() { return {&accepted_, &rejected_, &sharegpt_, &openai_, &rl_}; }
+  std::string file_name(const OutputFile& f) const {
+    if (&f == &accepted_) return "accepted.jsonl";
+    if (&f == &rejected_) return "rejected.jsonl";
+    if (&f == &sharegpt_) return "sft.sharegpt.jsonl";
+    if (&f == &openai_) return "sft.openai.jsonl";
+    return "rl.jsonl";
   }
 
   void fail(const std::string& error) {
@@ -144,20 +140,29 @@ class Writer : public wire::writer_actor::base {
       if (!results_.is_open() && !(mismatch && mismatches_.is_open())) continue;
       std::string line = seed_check_record(item).dump();
       if (results_.is_open())
-        if (auto s = results_.append(line); !s) return s;
+        if (auto s = results_.append_line(line); !s) return s;
       if (mismatch && mismatches_.is_open())
-        if (auto s = mismatches_.append(line); !s) return s;
+        if (auto s = mismatches_.append_line(line); !s) return s;
     }
     if (mismatches_.is_open())
       if (auto s = mismatches_.flush(options_.sync); !s) return s;
     return results_.is_open() ? results_.flush(options_.sync) : Status{};
   }
 
+  // Appends the batch's records, makes them durable, then commits their
+  // states, the gate and the files' new lengths to the log in one batch: after
+  // a crash the log's lengths say exactly which records count (init() cuts
+  // the rest, and the items those were, still in flight in the log, come again).
   Status write_dataset(std::vector<Item>& items) {
-    std::vector<JobStore::StateUpdate> states;
-    std::vector<uint64_t> unpark;
+    LogBatch log;
     for (auto& item : items) {
+      if (gate_.decided(item.id)) {
+        // Recovery re-sends only undecided items; a repeat is a bug upstream, never a second record.
+        spdlog::error("stage=writer event=repeated-item item={} state={}", item.id, to_string(item.item_state()));
+        continue;
+      }
       max_id_seen_ = std::max(max_id_seen_, item.id + 1);
+      tally_.tokens(item.prompt_tokens, item.completion_tokens);
       CommitGate::Outcome out;
       if (item.item_state() == ItemState::kAccepted) {
         out = gate_.on_decided(item.id, true);
@@ -171,49 +176,63 @@ class Writer : public wire::writer_actor::base {
           item.state = static_cast<uint8_t>(ItemState::kRejected);
         }
         tally_.rejected(item.provenance.domain, item.reject_reason);
-        if (auto s = rejected_.append(rejected_record(item, options_.job_name).dump()); !s) return s;
+        if (auto s = rejected_.append_line(rejected_record(item, options_.job_name).dump()); !s) return s;
         advance(item, ItemEvent::kWriteRejected);
-        states.push_back({item.id, {item.state, item.reject_reason}});
+        log.put_state(item.id, {item.state, item.reject_reason});
         out = gate_.on_decided(item.id, false);
       }
+      log.erase_item(item.id);  // decided (or parked below): no longer in flight
       for (uint64_t id : out.release) {
         Item released;
         if (id == item.id) {
           released = item;
           pending_park_.erase(id);
-        } else if (auto s = take_parked(id, released, unpark); !s) {
+        } else if (auto s = take_parked(id, released, log); !s) {
           return s;
         }
         tally_.accepted(released.provenance.domain);
-        if (auto s = accepted_.append(accepted_record(released, options_.job_name).dump()); !s) return s;
-        if (options_.feedback)
-          feedback_.push_back(Feedback{released.id, released.question, released.rationale, released.answer,
-                                       released.provenance});
-        if (auto s = sharegpt_.append(sharegpt_record(released, options_.job_name).dump()); !s) return s;
-        if (auto s = openai_.append(openai_sft_record(released, options_.job_name).dump()); !s) return s;
-        if (auto s = rl_.append(rl_record(released, options_.job_name).dump()); !s) return s;
+        if (auto s = accepted_.append_line(accepted_record(released, options_.job_name).dump()); !s) return s;
+        if (options_.feedback) {
+          Feedback fb{released.id, released.question, released.rationale, released.answer, released.provenance};
+          log.put_feedback(fb.id, encode(fb));
+          feedback_.push_back(std::move(fb));
+        }
+        if (auto s = sharegpt_.append_line(sharegpt_record(released, options_.job_name).dump()); !s) return s;
+        if (auto s = openai_.append_line(openai_sft_record(released, options_.job_name).dump()); !s) return s;
+        if (auto s = rl_.append_line(rl_record(released, options_.job_name).dump()); !s) return s;
         advance(released, ItemEvent::kWriteAccepted);
-        states.push_back({id, {released.state, ""}});
+        log.put_state(id, {released.state, ""});
       }
       for (uint64_t id : out.surplus) {
-        if (!pending_park_.erase(id) && id != item.id) unpark.push_back(id);
+        if (!pending_park_.erase(id) && id != item.id) log.unpark(id);
         tally_.surplus();
-        states.push_back({id, {static_cast<uint8_t>(ItemState::kSurplus), ""}});
+        log.put_state(id, {static_cast<uint8_t>(ItemState::kSurplus), ""});
       }
     }
-    if (auto s = accepted_.flush(options_.sync); !s) return s;
-    if (auto s = rejected_.flush(options_.sync); !s) return s;
-    if (auto s = sharegpt_.flush(options_.sync); !s) return s;
-    if (auto s = openai_.flush(options_.sync); !s) return s;
-    if (auto s = rl_.flush(options_.sync); !s) return s;
+    for (auto* f : files())
+      if (auto s = f->flush(options_.sync); !s) return s;
     // Items still parked leave memory: they wait in the store.
-    std::vector<std::pair<uint64_t, std::string>> park;
-    for (auto& [id, it] : pending_park_) park.emplace_back(id, encode(it));
+    for (auto& [id, it] : pending_park_) log.park(id, encode(it));
     pending_park_.clear();
-    return store_->commit(states, park, unpark);
+    return commit_progress(log, false, "");
   }
 
-  Status take_parked(uint64_t id, Item& out, std::vector<uint64_t>& unpark) {
+  Status commit_progress(LogBatch& log, bool finished, const std::string& end_reason) {
+    progress_.gate = gate_.snapshot();
+    progress_.tally = tally_;
+    progress_.received = received_;
+    progress_.max_id_seen = max_id_seen_;
+    for (auto* f : files()) progress_.file_lengths[file_name(*f)] = f->length();
+    auto now = std::chrono::steady_clock::now();
+    progress_.active_s += std::chrono::duration<double>(now - last_commit_).count();
+    last_commit_ = now;
+    progress_.finished = finished;
+    progress_.end_reason = end_reason;
+    log.put_meta("writer", encode(progress_));
+    return store_->write(log);
+  }
+
+  Status take_parked(uint64_t id, Item& out, LogBatch& log) {
     if (auto it = pending_park_.find(id); it != pending_park_.end()) {
       out = std::move(it->second);
       pending_park_.erase(it);
@@ -225,7 +244,7 @@ class Writer : public wire::writer_actor::base {
     auto item = decode<Item>(**bytes, "parked item");
     if (!item) return Error{item.error()};
     out = std::move(item.value());
-    unpark.push_back(id);
+    log.unpark(id);
     return {};
   }
 
@@ -234,6 +253,7 @@ class Writer : public wire::writer_actor::base {
     auto e = wire::unpack(m);
     std::string reason = e ? e->reason : "unknown";
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (store_) elapsed = progress_.active_s + std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_).count();
     nlohmann::json summary;
     if (options_.mode == WriterMode::kSeedCheck) {
       summary = {{"items", tally_seeds_.items()}, {"domains", tally_seeds_.to_json()},
@@ -258,7 +278,9 @@ class Writer : public wire::writer_actor::base {
       }
       std::string text = summary.dump(2) + "\n";
       if (auto s = write_summary(text); !s) return fail(s.error());
-      if (auto s = store_->put_meta("summary", summary.dump()); !s) return fail(s.error());
+      LogBatch log;
+      log.put_meta("summary", summary.dump());
+      if (auto s = commit_progress(log, true, reason); !s) return fail(s.error());
     }
     spdlog::info("stage=writer event=end received={} accepted={} rejected={} peak_held={}", received_,
                  tally_.total_accepted(), tally_.total_rejected(), inbound_.peak_held());
@@ -303,9 +325,11 @@ class Writer : public wire::writer_actor::base {
   CommitGate gate_;
   Tally tally_;
   SeedCheckTally tally_seeds_;
-  LineFile accepted_, rejected_, sharegpt_, openai_, rl_, results_, mismatches_;
+  OutputFile accepted_, rejected_, sharegpt_, openai_, rl_, results_, mismatches_;
+  WriterCheckpoint progress_;  // as last committed (dataset mode)
+  std::chrono::steady_clock::time_point last_commit_ = std::chrono::steady_clock::now();
   std::vector<Feedback> feedback_;  // accepted since the last credit message
-  std::unique_ptr<JobStore> store_;
+  std::shared_ptr<JobStore> store_;
   std::map<uint64_t, Item> pending_park_;  // parked during the current batch
   uint64_t received_ = 0;
   uint64_t max_id_seen_ = 0;

@@ -62,4 +62,28 @@ CommitGate::Outcome CommitGate::on_decided(uint64_t id, bool accepted) {
   return out;
 }
 
+GateSnapshot CommitGate::snapshot() const {
+  GateSnapshot s;
+  s.target = target_;
+  s.low_watermark = low_watermark_;
+  s.accepted_below_watermark = accepted_below_watermark_;
+  for (const auto& [id, accepted] : decided_above_) (accepted ? s.accepted_above : s.rejected_above).push_back(id);
+  s.parked.assign(parked_.begin(), parked_.end());
+  s.accepted_known = accepted_known_;
+  s.released = released_;
+  return s;
+}
+
+CommitGate CommitGate::restore(const GateSnapshot& s) {
+  CommitGate g(s.target);
+  g.low_watermark_ = s.low_watermark;
+  g.accepted_below_watermark_ = s.accepted_below_watermark;
+  for (uint64_t id : s.accepted_above) g.decided_above_.emplace(id, true);
+  for (uint64_t id : s.rejected_above) g.decided_above_.emplace(id, false);
+  g.parked_.insert(s.parked.begin(), s.parked.end());
+  g.accepted_known_ = s.accepted_known;
+  g.released_ = s.released;
+  return g;
+}
+
 }  // namespace vf

@@ -20,7 +20,24 @@
 #include <set>
 #include <vector>
 
+#include <msgpack.hpp>
+
 namespace vf {
+
+// What a gate knows, for the writer's checkpoint: bounded by the items
+// decided above the low watermark and the parked ones.
+struct GateSnapshot {
+  uint64_t target = 0;
+  uint64_t low_watermark = 0;
+  uint64_t accepted_below_watermark = 0;
+  std::vector<uint64_t> accepted_above;  // decided above the watermark, accepted
+  std::vector<uint64_t> rejected_above;  // decided above the watermark, rejected
+  std::vector<uint64_t> parked;
+  uint64_t accepted_known = 0;
+  uint64_t released = 0;
+  MSGPACK_DEFINE(target, low_watermark, accepted_below_watermark, accepted_above, rejected_above, parked,
+                 accepted_known, released)
+};
 
 class CommitGate {
  public:
@@ -40,6 +57,13 @@ class CommitGate {
 
   // True once the accepted items among issued ids already fill the target:
   // the generator may stop, the remaining work only decides which ones.
+  GateSnapshot snapshot() const;
+  // A gate that continues from `s` (its target stays the snapshot's).
+  static CommitGate restore(const GateSnapshot& s);
+
+  // True when `id` has had its verdict (a repeat must not be written again).
+  bool decided(uint64_t id) const { return id < low_watermark_ || decided_above_.count(id) > 0; }
+
   bool target_covered() const { return accepted_known_ >= target_; }
 
   uint64_t target() const { return target_; }

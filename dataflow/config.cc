@@ -215,9 +215,17 @@ const std::vector<Field>& fields() {
       VF_INT("pipeline.writer_credits", writer_credits, 1, 1 << 20,
              "Items the writer may hold (credit granted to the verifier)."),
       VF_INT("pipeline.batch_size", batch_size, 1, 4096, "Most items per message between stages."),
-      {"writer.sync", Kind::kBool, "fsync the job database on every write batch.", 0, 0,
-       [](JobConfig& c, const Value& v) { c.sync_writes = v.b; },
-       [](const JobConfig& c) { return std::string(c.sync_writes ? "true" : "false"); }},
+      VF_BOOL("checkpoint.log", checkpoint_log,
+              "Log every stage result to DIR/db before it moves on, so a killed job resumes without losing or "
+              "repeating work. false: only the writer's progress is kept and the job cannot resume (a benchmark "
+              "baseline)."),
+      VF_STR("checkpoint.sync", checkpoint_sync,
+             "When a log write is durable: \"batch\" (fsync every write batch before its items move on; safe "
+             "against a machine crash), \"interval\" (group commit: fsync every checkpoint.sync_interval_ms; a "
+             "machine crash loses at most that interval, a process crash nothing), \"none\" (the OS decides; safe "
+             "against a process crash only)."),
+      VF_INT("checkpoint.sync_interval_ms", checkpoint_sync_interval_ms, 1, 60000,
+             "Group-commit interval of checkpoint.sync = \"interval\"."),
       VF_BOOL("writer.curriculum", curriculum,
               "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
               "domains interleaved round-robin (every batch mixes domains evenly)."),
@@ -456,6 +464,8 @@ Expected<JobConfig> load_config(const std::string& path, const std::vector<std::
       if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
         return Error{"'" + entry + "': expected name=module in sandbox." +
                      std::string(list == &c.import_aliases ? "import_aliases" : "distribution_modules")};
+  if (c.checkpoint_sync != "batch" && c.checkpoint_sync != "interval" && c.checkpoint_sync != "none")
+    return Error{"key 'checkpoint.sync': must be batch, interval or none, got '" + c.checkpoint_sync + "'"};
   static const std::vector<std::string> kGenerators = {"variant", "few-shot", "self-instruct", "evol-instruct"};
   if (std::find(kGenerators.begin(), kGenerators.end(), c.generator) == kGenerators.end())
     return Error{"key 'generator.kind': unknown generator '" + c.generator +
@@ -509,6 +519,42 @@ std::string describe(const JobConfig& config) {
     out += f.key + " = " + f.get(config) + "\n";
   }
   return out;
+}
+
+bool key_changes_results(const std::string& key) {
+  static const std::vector<std::string> kOperational = {
+      "pipeline.",          "executor.workers",          "checkpoint.sync", "checkpoint.sync_interval_ms",
+      "writer.delay_ms",    "progress_interval_ms",      "out_dir",         "sandbox.uid_base"};
+  for (const auto& k : kOperational)
+    if (key == k || (k.back() == '.' && key.rfind(k, 0) == 0)) return false;
+  return true;
+}
+
+std::vector<std::string> config_differences(const std::string& logged, const std::string& current) {
+  auto parse = [](const std::string& text) {
+    std::map<std::string, std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(pos, end - pos);
+      pos = end + 1;
+      auto eq = line.find(" = ");
+      if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 3);
+    }
+    return out;
+  };
+  auto a = parse(logged), b = parse(current);
+  std::vector<std::string> diffs;
+  for (const auto& [k, v] : b) {
+    if (!key_changes_results(k)) continue;
+    auto it = a.find(k);
+    if (it == a.end()) diffs.push_back(k + ": (not in the logged config) -> '" + v + "'");
+    else if (it->second != v) diffs.push_back(k + ": '" + it->second + "' -> '" + v + "'");
+  }
+  for (const auto& [k, v] : a)
+    if (key_changes_results(k) && !b.count(k)) diffs.push_back(k + ": '" + v + "' -> (no longer a key)");
+  return diffs;
 }
 
 }  // namespace vf

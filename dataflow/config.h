@@ -105,8 +105,11 @@ struct JobConfig {
   uint32_t verifier_credits = 32;
   uint32_t writer_credits = 32;
   uint32_t batch_size = 8;
+  // checkpoint log (DIR/db)
+  bool checkpoint_log = true;          // false: no stage logging, the job cannot resume (benchmark baseline)
+  std::string checkpoint_sync = "batch";  // batch | interval | none
+  uint32_t checkpoint_sync_interval_ms = 50;
   // writer
-  bool sync_writes = false;
   bool curriculum = true;              // rl.curriculum.jsonl at the end of a job with pass rates
   uint32_t writer_delay_ms = 0;        // testing knob: slows the writer
   uint32_t progress_interval_ms = 500;
@@ -134,5 +137,13 @@ Expected<equiv::PolicySet> equivalence_policies(const JobConfig& config);
 
 // Stable text of the effective config (for job metadata and hashing).
 std::string describe(const JobConfig& config);
+
+// Keys whose change does not change a job's results (parallelism, credits,
+// durability, reporting): a job may resume under new values of these.
+bool key_changes_results(const std::string& key);
+
+// "key: 'old' -> 'new'" for every key whose value differs between two
+// describe() texts, skipping keys that do not change results.
+std::vector<std::string> config_differences(const std::string& logged, const std::string& current);
 
 }  // namespace vf

@@ -6,6 +6,7 @@
 
 #include "builtin_prompts.h"  // generated from configs/prompts/*.txt
 #include "dataflow/llm_reply.h"
+#include "storage/codec.h"
 
 namespace vf {
 
@@ -291,6 +292,88 @@ std::optional<Item> EvolInstructSource::next() {
   return item;
 }
 
+// ---------------------------------------------------------------- progress in the checkpoint log
+
+namespace {
+std::string rng_text(const std::mt19937_64& rng) {
+  std::ostringstream out;
+  out << rng;
+  return out.str();
+}
+Status rng_from_text(const std::string& text, std::mt19937_64& rng) {
+  std::istringstream in(text);
+  in >> rng;
+  if (!in) return Error{"random generator state does not parse"};
+  return {};
+}
+
+struct LlmSourceProgress {
+  std::string rng;
+  uint64_t turn = 0;
+  uint64_t next_id = 0;
+  std::vector<std::vector<std::vector<uint64_t>>> used;  // few-shot: per domain, the k-sets used
+  std::vector<bool> exhausted;                            // few-shot: per domain
+  MSGPACK_DEFINE(rng, turn, next_id, used, exhausted)
+};
+
+Expected<LlmSourceProgress> read_progress(const std::string& bytes, std::mt19937_64& rng) {
+  auto p = decode<LlmSourceProgress>(bytes, "generator progress");
+  if (!p) return Error{p.error()};
+  if (auto s = rng_from_text(p->rng, rng); !s) return Error{s.error()};
+  return p;
+}
+}  // namespace
+
+std::string FewShotSource::save_progress() const {
+  LlmSourceProgress p{rng_text(rng_), turn_, next_id_, {}, {}};
+  for (const auto& d : domains_) {
+    std::vector<std::vector<uint64_t>> sets;
+    for (const auto& k : d.used) sets.emplace_back(k.begin(), k.end());
+    p.used.push_back(std::move(sets));
+    p.exhausted.push_back(d.exhausted);
+  }
+  return encode(p);
+}
+
+Status FewShotSource::load_progress(const std::string& bytes) {
+  auto p = read_progress(bytes, rng_);
+  if (!p) return Error{p.error()};
+  if (p->used.size() != domains_.size() || p->exhausted.size() != domains_.size())
+    return Error{"the logged few-shot progress has " + std::to_string(p->used.size()) + " domains, the seeds have " +
+                 std::to_string(domains_.size())};
+  turn_ = p->turn;
+  next_id_ = p->next_id;
+  for (size_t i = 0; i < domains_.size(); ++i) {
+    domains_[i].used.clear();
+    for (const auto& k : p->used[i]) domains_[i].used.insert(std::vector<size_t>(k.begin(), k.end()));
+    domains_[i].exhausted = p->exhausted[i];
+  }
+  return {};
+}
+
+std::string SelfInstructSource::save_progress() const {
+  return encode(LlmSourceProgress{rng_text(rng_), turn_, next_id_, {}, {}});
+}
+
+Status SelfInstructSource::load_progress(const std::string& bytes) {
+  auto p = read_progress(bytes, rng_);
+  if (!p) return Error{p.error()};
+  turn_ = p->turn;
+  next_id_ = p->next_id;
+  return {};
+}
+
+std::string EvolInstructSource::save_progress() const {
+  return encode(LlmSourceProgress{rng_text(rng_), 0, next_id_, {}, {}});
+}
+
+Status EvolInstructSource::load_progress(const std::string& bytes) {
+  auto p = read_progress(bytes, rng_);
+  if (!p) return Error{p.error()};
+  next_id_ = p->next_id;
+  return {};
+}
+
 // ---------------------------------------------------------------- model tasks
 
 namespace {
@@ -365,7 +448,8 @@ class SolveTask final : public ModelTask {
   explicit SolveTask(SolveOptions o) : o_(std::move(o)) {}
   std::string name() const override { return "solve"; }
   bool wants(const Item& item) const override {
-    if (item.item_state() != ItemState::kExecuted || item.executions.empty()) return false;
+    // Solved already: a resumed job's item that the solve stage logged before the kill.
+    if (item.item_state() != ItemState::kExecuted || item.executions.empty() || !item.solver_samples.empty()) return false;
     for (const auto& e : item.executions)
       if (e.status != 0) return false;  // a failed run is rejected by the verifier anyway
     return true;

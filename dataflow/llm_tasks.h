@@ -44,6 +44,11 @@ class FewShotSource final : public ItemSource {
   std::optional<Item> next() override;
   std::string end_reason() const override { return "k-sets-exhausted"; }
 
+ protected:
+  std::string kind() const override { return "few-shot"; }
+  std::string save_progress() const override;
+  Status load_progress(const std::string& bytes) override;
+
  private:
   struct Domain {
     std::string name;
@@ -75,6 +80,11 @@ class SelfInstructSource final : public ItemSource {
   bool wants_feedback() const override { return true; }
   size_t pool_size() const { return pool_.size(); }
 
+ protected:
+  std::string kind() const override { return "self-instruct"; }
+  std::string save_progress() const override;
+  Status load_progress(const std::string& bytes) override;
+
  private:
   struct Entry {
     std::string question, rationale, answer;
@@ -103,6 +113,11 @@ class EvolInstructSource final : public ItemSource {
   std::string end_reason() const override { return "no-seeds"; }
   void on_accepted(const Feedback& f) override;
   bool wants_feedback() const override { return true; }
+
+ protected:
+  std::string kind() const override { return "evol-instruct"; }
+  std::string save_progress() const override;
+  Status load_progress(const std::string& bytes) override;
 
  private:
   struct Base {

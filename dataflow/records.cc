@@ -215,6 +215,7 @@ json Tally::to_json() const {
           {"rejected", rejected_},
           {"surplus", surplus_},
           {"rejection_reasons", reasons()},
+          {"tokens", {{"prompt", prompt_tokens_}, {"completion", completion_tokens_}}},
           {"domains", domains}};
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 
 #include "dataflow/item.h"
@@ -31,6 +32,7 @@ struct DomainTally {
   uint64_t accepted = 0;
   uint64_t rejected = 0;
   std::map<std::string, uint64_t> reasons;
+  MSGPACK_DEFINE(accepted, rejected, reasons)
 };
 
 class Tally {
@@ -38,16 +40,26 @@ class Tally {
   void accepted(const std::string& domain);
   void rejected(const std::string& domain, const std::string& reason);
   void surplus() { ++surplus_; }
+  void tokens(uint64_t prompt, uint64_t completion) {
+    prompt_tokens_ += prompt;
+    completion_tokens_ += completion;
+  }
   uint64_t total_accepted() const { return accepted_; }
   uint64_t total_rejected() const { return rejected_; }
   uint64_t total_surplus() const { return surplus_; }
   const std::map<std::string, DomainTally>& domains() const { return domains_; }
   std::map<std::string, uint64_t> reasons() const;
+  uint64_t prompt_tokens() const { return prompt_tokens_; }
+  uint64_t completion_tokens() const { return completion_tokens_; }
   nlohmann::json to_json() const;
+
+  // The writer's checkpoint carries it (a resumed job continues its counts).
+  MSGPACK_DEFINE(domains_, accepted_, rejected_, surplus_, prompt_tokens_, completion_tokens_)
 
  private:
   std::map<std::string, DomainTally> domains_;
   uint64_t accepted_ = 0, rejected_ = 0, surplus_ = 0;
+  uint64_t prompt_tokens_ = 0, completion_tokens_ = 0;  // of the items decided
 };
 
 // verify-seeds: per-domain execution success and match rate.

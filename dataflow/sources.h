@@ -15,6 +15,7 @@
 #include "dataflow/item.h"
 #include "dataflow/seeds.h"
 #include "dataflow/variants.h"
+#include "storage/job_store.h"
 
 namespace vf {
 
@@ -28,6 +29,22 @@ class ItemSource {
   virtual void on_accepted(const Feedback&) {}
   // True when the source wants on_accepted() calls (the writer then sends them).
   virtual bool wants_feedback() const { return false; }
+
+  // --- checkpoint log ---
+  // Called once before the first next() when the job has a checkpoint log:
+  // continues from the progress a previous run logged (none in a new job),
+  // and hears again every accepted item the log holds (a/ records). The store
+  // must outlive the source.
+  virtual Status bind(JobStore& store);
+  // Adds the progress made by next() since the last call to `batch`; the
+  // generator writes it atomically with the items next() returned.
+  virtual void checkpoint(LogBatch& batch);
+
+ protected:
+  // A source that does not override these cannot continue a logged job.
+  virtual std::string kind() const { return "unnamed"; }              // names the source in the log
+  virtual std::string save_progress() const { return {}; }             // msgpack of the source's state
+  virtual Status load_progress(const std::string&) { return Error{"this generator cannot resume a job"}; }
 };
 
 Provenance provenance_of(const Seed& seed);
@@ -44,6 +61,11 @@ class SeedSource final : public ItemSource {
   std::optional<Item> next() override;
   std::string end_reason() const override { return "seeds-done"; }
 
+ protected:
+  std::string kind() const override { return "seeds"; }
+  std::string save_progress() const override;
+  Status load_progress(const std::string& bytes) override;
+
  private:
   std::vector<Seed> seeds_;
   DistributionModules modules_;
@@ -57,8 +79,18 @@ class VariantSource final : public ItemSource {
   std::optional<Item> next() override;
   std::string end_reason() const override { return "exhausted"; }
   size_t eligible_seeds() const { return generator_->eligible_seeds(); }
+  // Issued questions are remembered in the store (q/ keys), not in memory.
+  Status bind(JobStore& store) override;
+  void checkpoint(LogBatch& batch) override;
+
+ protected:
+  std::string kind() const override { return "variant"; }
+  std::string save_progress() const override;
+  Status load_progress(const std::string& bytes) override;
 
  private:
+  class StoreSeenQuestions;
+  StoreSeenQuestions* store_seen_ = nullptr;  // owned by generator_
   std::vector<Seed> seeds_;
   std::unique_ptr<VariantGenerator> generator_;  // refers to seeds_
   DistributionModules modules_;

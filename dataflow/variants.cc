@@ -167,10 +167,10 @@ std::string substitute(const std::string& text, const std::vector<NumericToken>&
 
 VariantGenerator::VariantGenerator(const std::vector<Seed>& seeds, uint64_t random_seed,
                                    VariantOptions options)
-    : seeds_(seeds), random_seed_(random_seed), options_(options) {
+    : seeds_(seeds), random_seed_(random_seed), options_(options), seen_(std::make_unique<MemorySeenQuestions>()) {
   for (size_t s = 0; s < seeds.size(); ++s) {
     const Seed& seed = seeds[s];
-    seen_questions_.insert(fnv1a64(seed.question.data(), seed.question.size()));
+    seen_->insert(fnv1a64(seed.question.data(), seed.question.size()));
     Template t{s, question_numbers(seed.question), code_numbers(seed.rationale), {}, 0};
     std::map<std::string, NumericToken> in_question, in_code;
     for (const auto& q : t.question_tokens)
@@ -205,7 +205,7 @@ std::optional<VariantCandidate> VariantGenerator::try_make(Template& t, std::mt1
   const Seed& seed = seeds_[t.seed];
   VariantCandidate v{t.seed, substitute(seed.question, t.question_tokens, subs),
                      substitute(seed.rationale, t.code_tokens, subs), subs};
-  if (!seen_questions_.insert(fnv1a64(v.question.data(), v.question.size())).second) return std::nullopt;
+  if (!seen_->insert(fnv1a64(v.question.data(), v.question.size()))) return std::nullopt;
   return v;
 }
 
@@ -228,6 +228,27 @@ std::optional<VariantCandidate> VariantGenerator::next() {
     ++t.misses;
   }
   return std::nullopt;
+}
+
+void VariantGenerator::use_seen(std::unique_ptr<SeenQuestions> seen) {
+  seen_ = std::move(seen);
+  for (const auto& seed : seeds_) seen_->insert(fnv1a64(seed.question.data(), seed.question.size()));
+}
+
+VariantGenerator::State VariantGenerator::state() const {
+  State s{slot_, produced_, {}};
+  for (const auto& t : eligible_) s.misses.push_back(t.misses);
+  return s;
+}
+
+Status VariantGenerator::restore(const State& s) {
+  if (s.misses.size() != eligible_.size())
+    return Error{"the logged variant progress has " + std::to_string(s.misses.size()) +
+                 " eligible seeds, these seeds give " + std::to_string(eligible_.size())};
+  slot_ = s.slot;
+  produced_ = s.produced;
+  for (size_t i = 0; i < eligible_.size(); ++i) eligible_[i].misses = s.misses[i];
+  return {};
 }
 
 }  // namespace vf

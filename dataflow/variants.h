@@ -16,12 +16,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "dataflow/expected.h"
 #include "dataflow/item.h"
 #include "dataflow/seeds.h"
 
@@ -54,9 +56,42 @@ struct VariantOptions {
   uint32_t attempts_per_slot = 8;  // retries when a candidate repeats a question
 };
 
+// The question hashes a generator has issued. The in-memory set serves short
+// jobs and tests; a job with a checkpoint log keeps them in its store
+// (dataflow/sources.cc) so a long job's memory does not grow with it.
+class SeenQuestions {
+ public:
+  virtual ~SeenQuestions() = default;
+  // Records `hash`; false when it was already there.
+  virtual bool insert(uint64_t hash) = 0;
+};
+
+class MemorySeenQuestions final : public SeenQuestions {
+ public:
+  bool insert(uint64_t hash) override { return set_.insert(hash).second; }
+
+ private:
+  std::unordered_set<uint64_t> set_;
+};
+
 class VariantGenerator {
  public:
   VariantGenerator(const std::vector<Seed>& seeds, uint64_t random_seed, VariantOptions options = {});
+
+  // Where issued questions are remembered from now on (the seeds' own
+  // questions are entered into it).
+  void use_seen(std::unique_ptr<SeenQuestions> seen);
+
+  // Progress, for the checkpoint log: restoring it continues the candidate
+  // stream exactly where it stopped (given the same seen set).
+  struct State {
+    uint64_t slot = 0;
+    uint64_t produced = 0;
+    std::vector<uint32_t> misses;  // per eligible template
+    MSGPACK_DEFINE(slot, produced, misses)
+  };
+  State state() const;
+  Status restore(const State& state);
 
   // The next new candidate; nullopt once no eligible seed yields a new
   // question within its attempts (the constant space is exhausted).
@@ -79,7 +114,7 @@ class VariantGenerator {
   uint64_t random_seed_;
   VariantOptions options_;
   std::vector<Template> eligible_;
-  std::unordered_set<uint64_t> seen_questions_;
+  std::unique_ptr<SeenQuestions> seen_;
   uint64_t slot_ = 0;
   uint64_t produced_ = 0;
 };

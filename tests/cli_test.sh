@@ -89,9 +89,38 @@ rc=$?
 cat "$WORK/verify.out"
 check "accepted records are complete, unique and reproducible" test $rc -eq 0
 
+# --- resuming, status, check (issue 6) ----------------------------------------
+md5sum "$WORK"/job/*.jsonl > "$WORK/job.md5"
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/job" --set target_accepted=40 --no-progress > "$WORK/again.out" 2>&1
+check "rerunning a finished job exits 0" test $? -eq 0
+check "rerunning a finished job says so" contains "$WORK/again.out" "already finished"
+check "rerunning a finished job leaves its outputs byte-identical" md5sum --quiet -c "$WORK/job.md5"
 "$VF" run "$SRC/configs/local.toml" --out "$WORK/job" --no-progress 2> "$WORK/err5"
-check "an existing job folder is refused" test $? -eq 1
-check "refusal explains why" contains "$WORK/err5" "already holds a job"
+check "a changed config is refused" test $? -eq 1
+check "the refusal names the changed key and values" contains "$WORK/err5" "target_accepted: '40' -> '250'"
+check "the refusal offers --force" contains "$WORK/err5" "--force"
+"$VF" status "$WORK/job" > "$WORK/status.out"
+check "status exits 0" test $? -eq 0
+check "status shows accepted of target" contains "$WORK/status.out" "accepted    40 of target 40"
+"$VF" status "$WORK/job" --json > "$WORK/status.json"
+check "status --json counts" /usr/bin/python3 -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['accepted']==40 and s['state']=='finished' and s['in_flight']==0, s" "$WORK/status.json"
+"$VF" check "$WORK/job" > "$WORK/check.out"
+check "check finds log and outputs consistent" test $? -eq 0
+check "check says so" contains "$WORK/check.out" "consistent: log and outputs agree"
+# Tampering with an output is caught: a record written twice.
+cp -r "$WORK/job" "$WORK/tampered"
+tail -n 1 "$WORK/tampered/accepted.jsonl" >> "$WORK/tampered/accepted.jsonl"
+head -c -1 "$WORK/tampered/rejected.jsonl" > "$WORK/tampered/r" && mv "$WORK/tampered/r" "$WORK/tampered/rejected.jsonl"
+"$VF" check "$WORK/tampered" > "$WORK/check2.out"
+check "check flags an inconsistent job (exit 2)" test $? -eq 2
+check "check names the missing committed bytes" contains "$WORK/check2.out" "rejected.jsonl"
+check "check notes the uncommitted tail" contains "$WORK/check2.out" "past the committed length"
+mkdir -p "$WORK/nolog" && echo '{}' > "$WORK/nolog/accepted.jsonl"
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/nolog" --no-progress 2> "$WORK/err6"
+check "outputs without a log are refused" test $? -eq 1
+check "that refusal explains why" contains "$WORK/err6" "no checkpoint log"
+"$VF" status "$WORK/nothing-here" 2> "$WORK/err7"
+check "status of a folder without a job exits 1" test $? -eq 1
 
 # --- verify-seeds on the bundled examples ------------------------------------
 "$VF" verify-seeds "$SRC/configs/seeds" --out "$WORK/seeds.jsonl" --no-progress > "$WORK/vs.out" 2> "$WORK/vs.err"

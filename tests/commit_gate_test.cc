@@ -81,3 +81,32 @@ TEST_CASE("commit gate ignores a repeated verdict") {
   CHECK(again.release.empty());
   CHECK(gate.accepted_known() == 1);
 }
+
+TEST_CASE("a gate restored from its snapshot at any point decides exactly as the uninterrupted one") {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    size_t n = 1 + rng() % 100;
+    uint64_t target = 1 + rng() % 50;
+    std::vector<bool> accepted(n);
+    for (auto&& a : accepted) a = (rng() % 3) != 0;
+    std::vector<uint64_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    size_t window = 1 + rng() % 12;
+    for (size_t i = 0; i < n; i += window)
+      std::shuffle(order.begin() + i, order.begin() + std::min(n, i + window), rng);
+
+    CommitGate whole(target), resumed(target);
+    std::set<uint64_t> released_whole, released_resumed;
+    for (size_t i = 0; i < n; ++i) {
+      if (rng() % 5 == 0) resumed = CommitGate::restore(resumed.snapshot());  // a "crash" between verdicts
+      auto a = whole.on_decided(order[i], accepted[order[i]]);
+      auto b = resumed.on_decided(order[i], accepted[order[i]]);
+      CHECK(a.release == b.release);
+      CHECK(a.surplus == b.surplus);
+      released_resumed.insert(b.release.begin(), b.release.end());
+      CHECK(resumed.decided(order[i]));
+    }
+    CHECK(released_resumed == expected_export(accepted, target));
+    CHECK(resumed.released() == whole.released());
+  }
+}

@@ -15,14 +15,31 @@ TEST_CASE("the embedded default config loads, with seed paths relative to it") {
 }
 
 TEST_CASE("--set overrides any key, with TOML values or bare words") {
-  auto c = load_config("", {"target_accepted=500", "executor.timeout_s=2.5", "writer.sync=true",
+  auto c = load_config("", {"target_accepted=500", "executor.timeout_s=2.5", "checkpoint.sync=interval",
                             "seeds=a.json,b.json", "name=nightly"});
   REQUIRE_MESSAGE(c.ok(), c.error());
   CHECK(c->target_accepted == 500);
   CHECK(c->timeout_s == 2.5);
-  CHECK(c->sync_writes);
+  CHECK(c->checkpoint_sync == "interval");
   CHECK(c->seeds == std::vector<std::string>{"a.json", "b.json"});
   CHECK(c->name == "nightly");
+}
+
+TEST_CASE("a bad checkpoint sync policy is refused, naming the key") {
+  auto c = load_config("", {"checkpoint.sync=sometimes"});
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().find("checkpoint.sync") != std::string::npos);
+}
+
+TEST_CASE("config differences name each changed key, and ignore keys that do not change results") {
+  auto a = load_config("", {"target_accepted=10"});
+  auto b = load_config("", {"target_accepted=12", "executor.workers=7", "pipeline.batch_size=3"});
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  auto diffs = config_differences(describe(*a), describe(*b));
+  REQUIRE(diffs.size() == 1);
+  CHECK(diffs[0] == "target_accepted: '10' -> '12'");
+  CHECK(config_differences(describe(*a), describe(*a)).empty());
 }
 
 TEST_CASE("an unknown key in a file names the file and suggests the right key") {

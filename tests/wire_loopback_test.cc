@@ -36,8 +36,8 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<ItemBatch>())
       .or_else(echo_one<Credit>())
       .or_else(echo_one<EndOfStream>())
-      .or_else(echo_one<ExecutionDone>())
-      .or_else(echo_one<ModelDone>())
+      .or_else(echo_one<RunDone>())
+      .or_else(echo_one<CallDone>())
       .or_else(echo_one<StageReport>())
       .or_else(echo_one<JobReport>());
 }
@@ -170,10 +170,19 @@ int main(int argc, char** argv) {
         }));
     cases.push_back(make_case<EndOfStream>({272, "target-covered"},
                                            [](auto& a, auto& b) { return a.items == b.items && a.reason == b.reason; }));
-    cases.push_back(
-        make_case<ExecutionDone>({sample_item(9)}, [](auto& a, auto& b) { return same_item(a.item, b.item); }));
-    cases.push_back(
-        make_case<ModelDone>({sample_item(10)}, [](auto& a, auto& b) { return same_item(a.item, b.item); }));
+    cases.push_back(make_case<RunDone>({9, sample_item(9).executions.at(0)}, [](auto& a, auto& b) {
+      return a.item == b.item && a.execution.output == b.execution.output &&
+             a.execution.error_tail == b.execution.error_tail && a.execution.status == b.execution.status;
+    }));
+    LoggedCall call;
+    call.ok = true;
+    call.choices = {"The answer is \\boxed{36}.", "\xE2\x88\x9A2"};
+    call.prompt_tokens = 120;
+    call.endpoint = "sim";
+    cases.push_back(make_case<CallDone>({10, 3, call}, [](auto& a, auto& b) {
+      return a.item == b.item && a.index == b.index && a.outcome.choices == b.outcome.choices &&
+             a.outcome.prompt_tokens == b.outcome.prompt_tokens && a.outcome.endpoint == b.outcome.endpoint;
+    }));
     cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true}, [](auto& a, auto& b) {
       return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished;
     }));

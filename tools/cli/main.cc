@@ -1,6 +1,7 @@
 // veriforge: command-line entry point.
 //
-//   veriforge run CONFIG --out DIR [--set key=value]...
+//   veriforge run CONFIG --out DIR [--set key=value]... [--force]   (resumes the job in DIR)
+//   veriforge resume DIR | status DIR | check DIR
 //   veriforge verify-seeds FILE_OR_DIR... [--out FILE] [--mismatches FILE] [--config CONFIG] [--set key=value]...
 //   veriforge equiv --gold G --pred P | --cases FILE.jsonl
 //   veriforge config-keys
@@ -13,6 +14,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +29,7 @@
 #include "dataflow/config.h"
 #include "dataflow/seeds.h"
 #include "tools/cli/equiv_cmd.h"
+#include "tools/cli/job_cmds.h"
 
 namespace fs = std::filesystem;
 using namespace vf;
@@ -165,9 +168,44 @@ void add_model_usage(const std::string& out_dir, const model::ModelClient* gener
               (unsigned long long)completion);
 }
 
-int cmd_run(const std::string& config_path, std::string out_dir, const std::vector<std::string>& overrides,
-            bool skip_invalid, bool no_progress, const std::string& log_level) {
-  auto config = load_config(config_path, overrides);
+// How the job in a folder was started, so `veriforge resume DIR` can start it again.
+struct Invocation {
+  std::string config_path;  // absolute
+  std::vector<std::string> overrides;
+  bool skip_invalid = false;
+};
+
+std::string to_json(const Invocation& inv) {
+  return nlohmann::json{{"config", inv.config_path}, {"set", inv.overrides}, {"skip_invalid_seeds", inv.skip_invalid}}
+      .dump();
+}
+
+// Compares the logged job with this run's config and seeds; empty when they
+// match (or --force), else the message naming what changed.
+std::string compare_with_log(JobStore& store, const std::string& config_text, uint64_t seed_hash, bool force) {
+  auto logged_config = store.get_meta("config");
+  auto logged_seeds = store.get_meta("seed_hash");
+  if (!logged_config || !logged_seeds) return !logged_config ? logged_config.error() : logged_seeds.error();
+  std::vector<std::string> changes;
+  if (logged_config.value()) changes = config_differences(*logged_config.value(), config_text);
+  if (logged_seeds.value() && *logged_seeds.value() != std::to_string(seed_hash))
+    changes.push_back("seeds: the seed files' content differs from the job's (content hash " + *logged_seeds.value() +
+                      " -> " + std::to_string(seed_hash) + ")");
+  if (changes.empty()) return {};
+  std::string msg;
+  for (const auto& c : changes) msg += "\n  " + c;
+  if (force) {
+    std::fprintf(stderr, "veriforge: --force: resuming under a changed config or seed set:%s\n", msg.c_str());
+    return {};
+  }
+  return "the job in this folder was started with a different config or seed set:" + msg +
+         "\nRun it with the config it started with, choose a new --out folder, or pass --force to continue "
+         "under the new settings (items already decided stay as they are).";
+}
+
+int cmd_run(const std::string& config_arg, std::string out_dir, const std::vector<std::string>& overrides,
+            bool skip_invalid, bool no_progress, const std::string& log_level, bool force) {
+  auto config = load_config(config_arg, overrides);
   if (!config) {
     std::fprintf(stderr, "veriforge: config error: %s\n", config.error().c_str());
     return 1;
@@ -183,11 +221,12 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
   if (!load_and_check_seeds(c.seeds, c.skip_invalid_seeds, seeds)) return 1;
 
   std::error_code ec;
-  if (fs::exists(out_dir + "/db", ec) || fs::exists(out_dir + "/accepted.jsonl", ec)) {
+  bool has_log = fs::exists(out_dir + "/db/CURRENT", ec);
+  if (!has_log && (fs::exists(out_dir + "/accepted.jsonl", ec) || fs::exists(out_dir + "/rejected.jsonl", ec))) {
     std::fprintf(stderr,
-                 "veriforge: %s already holds a job's outputs; resuming a job is not supported yet, so choose "
-                 "a new --out folder (nothing was changed)\n",
-                 out_dir.c_str());
+                 "veriforge: %s holds job outputs but no checkpoint log (%s/db); it cannot be resumed. Choose a new "
+                 "--out folder (nothing was changed)\n",
+                 out_dir.c_str(), out_dir.c_str());
     return 1;
   }
   JobSpec spec;
@@ -212,10 +251,59 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
     std::fprintf(stderr, "veriforge: cannot create %s: %s\n", out_dir.c_str(), ec.message().c_str());
     return 2;
   }
-  setup_logging(out_dir + "/veriforge.log", log_level);
-  spdlog::info("event=job-start job={} generator={} seeds={} target_accepted={} out={}", c.name, c.generator,
-               seeds.seeds.size(), c.target_accepted, out_dir);
+  if (::access(out_dir.c_str(), W_OK) != 0) {
+    std::fprintf(stderr, "veriforge: cannot write to %s: %s\n", out_dir.c_str(), std::strerror(errno));
+    return 2;
+  }
 
+  // The checkpoint log: a new job records what it is; a logged one must match it.
+  JobStoreOptions store_options;
+  store_options.sync = *parse_sync_policy(c.checkpoint_sync);
+  store_options.sync_interval_ms = c.checkpoint_sync_interval_ms;
+  auto opened = JobStore::open(out_dir + "/db", store_options);
+  if (!opened) {
+    std::fprintf(stderr, "veriforge: %s\n", opened.error().c_str());
+    return 2;
+  }
+  std::shared_ptr<JobStore> store = std::move(opened.value());
+  std::string config_text = describe(c);
+  if (has_log) {
+    auto logged_version = store->get_meta("format_version");
+    if (logged_version && logged_version.value() && *logged_version.value() != std::to_string(kFormatVersion)) {
+      std::fprintf(stderr, "veriforge: %s/db was written by log format %s; this build reads format %u\n",
+                   out_dir.c_str(), logged_version.value()->c_str(), kFormatVersion);
+      return 1;
+    }
+    auto logged_mode = store->get_meta("checkpoint_log");
+    if (logged_mode && logged_mode.value() && *logged_mode.value() == "false") {
+      std::fprintf(stderr,
+                   "veriforge: the job in %s ran without a checkpoint log (checkpoint.log = false) and cannot be "
+                   "resumed; choose a new --out folder\n",
+                   out_dir.c_str());
+      return 1;
+    }
+    if (auto why = compare_with_log(*store, config_text, seeds.content_hash, force); !why.empty()) {
+      std::fprintf(stderr, "veriforge: %s\n", why.c_str());
+      return 1;
+    }
+  }
+  Invocation inv{fs::absolute(config_arg).lexically_normal().string(), overrides, skip_invalid};
+  LogBatch meta;
+  for (auto [k, v] : std::initializer_list<std::pair<std::string, std::string>>{
+           {"format_version", std::to_string(kFormatVersion)},
+           {"job_name", c.name},
+           {"config", config_text},
+           {"seed_hash", std::to_string(seeds.content_hash)},
+           {"target_accepted", std::to_string(c.target_accepted)},
+           {"checkpoint_log", c.checkpoint_log ? "true" : "false"},
+           {"invocation", to_json(inv)}})
+    meta.put_meta(k, v);
+  if (auto s = store->write(meta); !s) {
+    std::fprintf(stderr, "veriforge: %s\n", s.error().c_str());
+    return 2;
+  }
+
+  setup_logging(out_dir + "/veriforge.log", log_level);
   apply_config(c, seeds.seeds, {out_dir}, spec);
   if (source) spec.source = std::move(source);
   if (!spec.check) {
@@ -225,19 +313,50 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
   spec.writer.mode = WriterMode::kDataset;
   spec.writer.out_dir = out_dir;
   spec.writer.target = c.target_accepted;
-  spec.writer.config_text = describe(c);
-  spec.writer.seed_hash = seeds.content_hash;
+  spec.store = store;
+  if (!c.checkpoint_log) spec.store = nullptr;  // the writer still keeps its progress in `store`
+  spec.writer.store = store;
+  spec.audit = AuditTrail::from_env();
+  auto resume = prepare_resume(spec);
+  if (!resume) {
+    std::fprintf(stderr, "veriforge: cannot resume the job in %s: %s\n", out_dir.c_str(), resume.error().c_str());
+    return 2;
+  }
+  if (resume->finished) {
+    auto summary = store->get_meta("summary");
+    auto s = summary && summary.value() ? nlohmann::json::parse(*summary.value(), nullptr, false) : nlohmann::json();
+    std::printf("job %s already finished: %llu accepted, %llu rejected; outputs in %s (nothing to do)\n",
+                c.name.c_str(), (unsigned long long)resume->accepted, (unsigned long long)resume->rejected,
+                out_dir.c_str());
+    return s.is_object() && !s.value("target_met", true) ? 3 : 0;
+  }
+  if (!resume->fresh) {
+    std::fprintf(stderr, "veriforge: resuming job %s: %llu generated, %zu in flight, %llu accepted so far\n",
+                 c.name.c_str(), (unsigned long long)resume->issued, resume->in_flight,
+                 (unsigned long long)resume->accepted);
+    spdlog::info("event=job-resume job={} generated={} in_flight={} accepted={} rejected={}", c.name, resume->issued,
+                 resume->in_flight, resume->accepted, resume->rejected);
+  } else {
+    spdlog::info("event=job-start job={} generator={} seeds={} target_accepted={} out={}", c.name, c.generator,
+                 seeds.seeds.size(), c.target_accepted, out_dir);
+  }
+  store.reset();  // the job's stages hold it from here on
   auto generator_client = spec.generator_client;  // kept to read their usage after the job
   auto solver_client = spec.solver_client;
   JobOutcome outcome = run_with_progress(std::move(spec), no_progress, false);
   if (generator_client || solver_client) add_model_usage(out_dir, generator_client.get(), solver_client.get(), outcome);
   if (!outcome.ok && g_interrupted) {
-    std::fprintf(stderr, "veriforge: interrupted; the records written so far are in %s\n", out_dir.c_str());
+    std::fprintf(stderr,
+                 "veriforge: interrupted; the records written so far are in %s, and the same command resumes the "
+                 "job\n",
+                 out_dir.c_str());
     return 130;
   }
   if (!outcome.ok) {
-    std::fprintf(stderr, "veriforge: job failed: %s (details in %s/veriforge.log)\n", outcome.error.c_str(),
-                 out_dir.c_str());
+    std::fprintf(stderr,
+                 "veriforge: job failed: %s (details in %s/veriforge.log; what was committed is kept, and the same "
+                 "command resumes the job once the cause is fixed)\n",
+                 outcome.error.c_str(), out_dir.c_str());
     return 2;
   }
   const auto& s = outcome.summary;
@@ -258,6 +377,40 @@ int cmd_run(const std::string& config_path, std::string out_dir, const std::vect
     return 3;
   }
   return 0;
+}
+
+// `veriforge resume DIR`: the run command the job in DIR was started with.
+int cmd_resume(const std::string& dir, bool no_progress, const std::string& log_level, bool force) {
+  std::string invocation;
+  {
+    auto store = JobStore::open_read_only(dir + "/db");
+    if (!store) {
+      std::fprintf(stderr, "veriforge resume: %s\n", store.error().c_str());
+      return 1;
+    }
+    auto inv = store.value()->get_meta("invocation");
+    if (!inv || !inv.value()) {
+      std::fprintf(stderr, "veriforge resume: %s/db does not say how the job was started\n", dir.c_str());
+      return 1;
+    }
+    invocation = *inv.value();
+  }
+  auto j = nlohmann::json::parse(invocation, nullptr, false);
+  if (!j.is_object()) {
+    std::fprintf(stderr, "veriforge resume: %s/db: the logged invocation does not parse\n", dir.c_str());
+    return 1;
+  }
+  std::string config_path = j.value("config", std::string());
+  std::error_code ec;
+  if (!fs::exists(config_path, ec)) {
+    std::fprintf(stderr, "veriforge resume: the job's config %s is gone; run `veriforge run CONFIG --out %s` with it\n",
+                 config_path.c_str(), dir.c_str());
+    return 1;
+  }
+  std::printf("resuming: veriforge run %s --out %s\n", config_path.c_str(), dir.c_str());
+  std::fflush(stdout);
+  return cmd_run(config_path, dir, j.value("set", std::vector<std::string>{}), j.value("skip_invalid_seeds", false),
+                 no_progress, log_level, force);
 }
 
 int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& out_file,
@@ -329,7 +482,24 @@ int main(int argc, char** argv) {
   run->add_flag("--skip-invalid-seeds", skip_invalid, "Run on the valid seed items, reporting the invalid ones");
   run->add_flag("--no-progress", no_progress, "No progress line on the terminal");
   run->add_option("--log-level", log_level, "Log level of DIR/veriforge.log (trace, debug, info, warn, error)");
+  bool force = false;
+  run->add_flag("--force", force, "Resume the job in --out even though its config or seeds changed");
   run->footer(keys_help());
+
+  auto* resume = app.add_subcommand("resume", "Resume the job in DIR with the command it was started with.");
+  std::string job_dir;
+  resume->add_option("dir", job_dir, "The job's output folder")->required();
+  resume->add_flag("--force", force, "Resume even though the job's config file or seeds changed");
+  resume->add_flag("--no-progress", no_progress, "No progress line on the terminal");
+  resume->add_option("--log-level", log_level, "Log level of DIR/veriforge.log");
+
+  bool as_json = false;
+  auto* status = app.add_subcommand("status", "Print a job's progress from its checkpoint log (also while it runs).");
+  status->add_option("dir", job_dir, "The job's output folder")->required();
+  status->add_flag("--json", as_json, "One JSON object instead of the table");
+  auto* check = app.add_subcommand("check", "Check that a job's checkpoint log and output files agree.");
+  check->add_option("dir", job_dir, "The job's output folder")->required();
+  check->add_flag("--json", as_json, "One JSON object instead of text");
 
   auto* verify = app.add_subcommand(
       "verify-seeds", "Execute every seed's rationale, compare with its final_answer, print a per-domain table.");
@@ -375,7 +545,10 @@ int main(int argc, char** argv) {
     std::printf("%s", keys_help().c_str());
     return 0;
   }
-  if (*run) return cmd_run(config_path, out_dir, overrides, skip_invalid, no_progress, log_level);
+  if (*run) return cmd_run(config_path, out_dir, overrides, skip_invalid, no_progress, log_level, force);
+  if (*resume) return cmd_resume(job_dir, no_progress, log_level, force);
+  if (*status) return cmd_status(job_dir, as_json);
+  if (*check) return cmd_check(job_dir, as_json);
   if (*verify)
     return cmd_verify_seeds(seed_paths, results_file, mismatches_file, verify_config, overrides, skip_invalid,
                             no_progress, log_level);

@@ -4,7 +4,7 @@
 //   llm-sim --port 0 --seeds FILE_OR_DIR... [--seed N] [--latency-ms 200]
 //           [--latency-jitter-ms 0] [--latency-dist fixed|uniform|exponential] [--p429 0] [--p500 0] [--pdrop 0]
 //           [--ptimeout 0] [--pmalformed 0] [--ptruncated 0]
-//           [--solver-accuracy 0.7] [--gen-broken 0.1] [--retry-after 1]
+//           [--solver-accuracy 0.7] [--gen-broken 0.1] [--retry-after 1] [--solve-variants]
 //
 // Prints "llm-sim listening on PORT" on stdout once ready. Answers as a
 // generator when a message asks for a "new problem" (a variant of a bank
@@ -12,9 +12,14 @@
 // (a chain of thought ending in the bank's answer with probability
 // --solver-accuracy, else a plausible wrong one, in varied formats). Faults
 // are drawn per request from (seed, body, how often that body was seen), so a
-// run is deterministic for a given seed and a retried request can succeed.
+// run is deterministic for a given seed and a retried request can succeed;
+// the reply's content depends on (seed, body) alone when the request carries
+// a sampling `seed`, else also on how often the body was seen.
 // GET /stats returns counts, including bodies answered successfully more than
 // once (a client that repeats finished calls shows up there).
+// --solve-variants: the solver also knows the answer of a numeric variant of
+// a bank seed (the offline generator's items): it runs the seed's code with
+// the question's numbers, once per question, in a fork server.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <netinet/tcp.h>
@@ -29,7 +34,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -40,6 +47,9 @@
 #include "dataflow/seeds.h"
 #include "dataflow/variants.h"
 #include "sandbox/executor.h"
+#include "sandbox/fork_server.h"
+
+#include <future>
 
 using nlohmann::json;
 
@@ -70,6 +80,7 @@ struct Options {
   double p429 = 0, p500 = 0, pdrop = 0, ptimeout = 0, pmalformed = 0, ptruncated = 0;
   double solver_accuracy = 0.7, gen_broken = 0.1;
   int retry_after = 1;
+  bool solve_variants = false;
 };
 
 struct Stats {
@@ -88,6 +99,10 @@ struct Sim {
   std::unordered_map<uint64_t, uint32_t> seen;          // body hash -> times seen
   std::unordered_map<uint64_t, uint32_t> ok_bodies;     // body hash -> successful answers
   Stats stats;
+  // --solve-variants: bank seeds by their question with every number as '#'.
+  std::vector<std::pair<std::string, size_t>> templates;
+  std::unique_ptr<vf::sandbox::Executor> runner;
+  std::unordered_map<std::string, std::string> variant_answers;  // variant question -> answer ("" when the code failed)
 };
 
 std::string norm(const std::string& s) { return vf::collapse_whitespace(s); }
@@ -136,6 +151,63 @@ std::string wrong_answer(const std::string& gold, Rng& rng) {
   return kOthers[rng() % 5];
 }
 
+// Numbers in `text` (digit runs with one optional decimal point), and the text with each as '#'.
+std::string number_template(const std::string& text, std::vector<std::string>* numbers) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (std::isdigit(static_cast<unsigned char>(text[i]))) {
+      size_t j = i;
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+      if (j + 1 < text.size() && text[j] == '.' && std::isdigit(static_cast<unsigned char>(text[j + 1]))) {
+        ++j;
+        while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+      }
+      if (numbers) numbers->push_back(text.substr(i, j - i));
+      out += '#';
+      i = j;
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
+// The answer of a numeric variant of a bank seed quoted in `prompt`: the
+// seed's code with the variant's numbers, run once per question.
+std::string variant_gold(Sim& s, const std::string& prompt) {
+  std::vector<std::string> prompt_numbers;
+  std::string shape = number_template(prompt, &prompt_numbers);
+  for (const auto& [tmpl, idx] : s.templates) {
+    size_t at = shape.find(tmpl);
+    if (at == std::string::npos) continue;
+    // The numbers of the matched span, in order, stand for the seed question's.
+    size_t first = static_cast<size_t>(std::count(shape.begin(), shape.begin() + static_cast<long>(at), '#'));
+    const vf::Seed& seed = s.bank[idx];
+    std::vector<std::string> seed_numbers;
+    number_template(norm(seed.question), &seed_numbers);
+    std::string key = std::to_string(idx);
+    std::vector<vf::Substitution> subs;
+    for (size_t k = 0; k < seed_numbers.size() && first + k < prompt_numbers.size(); ++k) {
+      const std::string& to = prompt_numbers[first + k];
+      key += "|" + to;
+      bool known = std::any_of(subs.begin(), subs.end(), [&](auto& x) { return x.from == seed_numbers[k]; });
+      if (!known && to != seed_numbers[k]) subs.push_back({seed_numbers[k], to});
+    }
+    if (auto it = s.variant_answers.find(key); it != s.variant_answers.end()) return it->second;
+    std::string code = vf::substitute(seed.rationale, vf::code_numbers(seed.rationale), subs);
+    std::promise<vf::sandbox::RunResult> done;
+    vf::sandbox::RunRequest run;
+    run.code = code;
+    run.limits.wall_timeout_s = 20;
+    s.runner->submit(run, [&done](vf::sandbox::RunResult r) { done.set_value(std::move(r)); });
+    auto r = done.get_future().get();
+    std::string answer = r.status == vf::sandbox::RunStatus::kOk ? r.output : "";
+    s.variant_answers[key] = answer;
+    return answer;
+  }
+  return {};
+}
+
 std::string solver_reply(Sim& s, const std::string& prompt, Rng& rng) {
   std::string gold;
   std::string np = norm(prompt);
@@ -150,6 +222,7 @@ std::string solver_reply(Sim& s, const std::string& prompt, Rng& rng) {
         gold = answer;
         break;
       }
+  if (gold.empty() && s.runner) gold = variant_gold(s, np);
   bool correct = !gold.empty() && std::uniform_real_distribution<double>(0, 1)(rng) < s.opt.solver_accuracy;
   std::string answer = correct ? gold : wrong_answer(gold.empty() ? "7" : gold, rng);
   switch (rng() % 4) {
@@ -249,11 +322,14 @@ void on_chat(evhttp_request* req, void* arg) {
       for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       generator = low.find("new problem") != std::string::npos;
     }
+    // A request with a sampling seed is answered the same every time (as servers
+    // that honour `seed` do); without one, a repeated request samples anew.
+    Rng content_rng = j.contains("seed") && j["seed"].is_number_integer() ? Rng(s.opt.seed * 0x9e3779b97f4a7c15ULL ^ h) : rng;
     int n = j.contains("n") && j["n"].is_number_integer() ? std::max(1, std::min(16, j["n"].get<int>())) : 1;
     json choices = json::array();
     size_t completion_chars = 0;
     for (int i = 0; i < n; ++i) {
-      std::string text = generator ? generator_reply(s, prompt, rng) : solver_reply(s, prompt, rng);
+      std::string text = generator ? generator_reply(s, prompt, content_rng) : solver_reply(s, prompt, content_rng);
       completion_chars += text.size();
       choices.push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", text}}}, {"finish_reason", "stop"}});
     }
@@ -320,6 +396,10 @@ bool parse_args(int argc, char** argv, Options& o) {
     std::string a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
+    if (a == "--solve-variants" && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+      o.solve_variants = true;
+      continue;
+    }
     if (a == "--seeds") {
       while (i + 1 < argc && argv[i + 1][0] != '-') o.seeds.push_back(argv[++i]);
       continue;
@@ -342,6 +422,7 @@ bool parse_args(int argc, char** argv, Options& o) {
     else if (a == "--solver-accuracy") o.solver_accuracy = std::atof(v);
     else if (a == "--gen-broken") o.gen_broken = std::atof(v);
     else if (a == "--retry-after") o.retry_after = std::atoi(v);
+    else if (a == "--solve-variants") o.solve_variants = std::string(v) != "0" && std::string(v) != "false";
     else {
       std::fprintf(stderr, "llm-sim: unknown option %s\n", a.c_str());
       return false;
@@ -363,6 +444,25 @@ int main(int argc, char** argv) {
     }
     s.bank = std::move(set.seeds);
     for (size_t i = 0; i < s.bank.size(); ++i) s.by_question.emplace(norm(s.bank[i].question), i);
+  }
+  if (s.opt.solve_variants) {
+    std::set<std::string> modules;
+    for (size_t i = 0; i < s.bank.size(); ++i) {
+      s.templates.emplace_back(number_template(norm(s.bank[i].question), nullptr), i);
+      for (const auto& d : s.bank[i].required_dependencies) modules.insert(vf::sandbox::module_for_distribution(d, vf::sandbox::default_distribution_modules()));
+    }
+    // Longest templates first: a short one may be part of a longer question.
+    std::sort(s.templates.begin(), s.templates.end(), [](auto& a, auto& b) { return a.first.size() > b.first.size(); });
+    vf::sandbox::SandboxOptions so;
+    so.workers = 1;
+    so.contain = false;  // the bank's own code, not untrusted input
+    so.preimport.assign(modules.begin(), modules.end());
+    auto runner = vf::sandbox::make_executor(vf::sandbox::SandboxMode::kForkServer, so);
+    if (!runner) {
+      std::fprintf(stderr, "llm-sim: --solve-variants: %s\n", runner.error().c_str());
+      return 1;
+    }
+    s.runner = std::move(runner.value());
   }
   s.base = event_base_new();
   evhttp* http = evhttp_new(s.base);

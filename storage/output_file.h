@@ -1,0 +1,51 @@
+// OutputFile: an append-only JSON Lines output whose committed length is
+// recorded in the job's checkpoint log.
+//
+// open() repairs the file against the length the log committed: bytes past
+// it (a batch being written when the process died, possibly a torn last
+// line) are cut, so what was committed stays byte-identical and the records
+// of the cut batch are written once more by the resumed job; a file shorter
+// than its committed length has lost committed records, which is reported
+// as an error (never papered over). append() buffers; flush() hands the
+// bytes to the OS and, with `sync`, to the disk; length() counts what was
+// appended, flushed or not. Errors name the file.
+// Not thread-safe; one owner (the writer).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "dataflow/expected.h"
+
+namespace vf {
+
+class OutputFile {
+ public:
+  OutputFile() = default;
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  struct Repair {
+    uint64_t cut_bytes = 0;     // bytes past the committed length, removed
+    bool torn_line = false;     // the cut ended inside a line
+  };
+  // Opens (creating) `path` for appending, after cutting it to `committed`
+  // bytes. `committed` = 0 with a file that has content and no log entry is
+  // the caller's decision (a fresh job refuses to start on it).
+  Expected<Repair> open(const std::string& path, uint64_t committed);
+
+  Status append_line(const std::string& line);
+  Status flush(bool sync);
+  uint64_t length() const { return length_; }
+  bool is_open() const { return f_ != nullptr; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  uint64_t length_ = 0;
+};
+
+}  // namespace vf
