@@ -516,6 +516,14 @@ std::string describe(const JobConfig& config) {
   std::string out;
   for (const auto& f : fields()) {
     if (f.key == "out_dir" || f.key == "progress_interval_ms") continue;  // do not change results
+    if (f.key == "seeds") {
+      // The files, however the path was spelled (relative to another folder, or absolute).
+      JobConfig canonical;
+      std::error_code ec;
+      for (const auto& p : config.seeds) canonical.seeds.push_back(std::filesystem::weakly_canonical(p, ec).string());
+      out += f.key + " = " + f.get(canonical) + "\n";
+      continue;
+    }
     out += f.key + " = " + f.get(config) + "\n";
   }
   return out;

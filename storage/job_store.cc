@@ -50,6 +50,11 @@ rocksdb::Options db_options(bool create_if_missing) {
   o.paranoid_checks = true;
   o.max_open_files = 256;
   o.keep_log_file_num = 3;
+  // Small memtables bound what a resume replays from the WAL after a kill
+  // (and so its memory), whatever the job's size; the in-flight window of
+  // item records still dies in the memtable before a flush.
+  o.write_buffer_size = 8 << 20;
+  o.max_write_buffer_number = 2;
   // A torn WAL tail after a kill is cut at the last whole batch.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   rocksdb::BlockBasedTableOptions t;
@@ -136,7 +141,7 @@ JobStore::~JobStore() {
     cv_.notify_all();
     syncer_.join();
   }
-  if (db_ && !read_only_) {
+  if (db_ && !read_only_ && !broken_) {
     if (auto s = db_->SyncWAL(); !s.ok()) spdlog::warn("event=store-close-sync-failed path={} error=\"{}\"", path_, s.ToString());
     db_->Close();
   }
@@ -147,9 +152,12 @@ void JobStore::sync_loop() {
   while (!stopping_) {
     cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms));
     if (stopping_) break;
+    if (broken_) continue;
     lock.unlock();
-    if (auto s = db_->SyncWAL(); !s.ok())
+    if (auto s = db_->SyncWAL(); !s.ok()) {
+      broken_ = true;
       spdlog::error("event=store-sync-failed path={} error=\"{}\"", path_, s.ToString());
+    }
     lock.lock();
   }
 }
@@ -172,10 +180,14 @@ Expected<std::unique_ptr<JobStore>> JobStore::open_read_only(const std::string& 
 
 Status JobStore::write(LogBatch& batch) {
   if (batch.empty()) return {};
+  if (broken_) return Error{"job store " + path_ + ": an earlier write failed; the job must stop and resume"};
   rocksdb::WriteOptions w;
   w.sync = options_.sync == SyncPolicy::kBatch;
   auto s = db_->Write(w, batch.batch_.get());
-  if (!s.ok()) return failure("write batch", path_, s);
+  if (!s.ok()) {
+    broken_ = true;
+    return failure("write batch", path_, s);
+  }
   batch.batch_->Clear();
   batch.operations_ = 0;
   return {};

@@ -26,6 +26,7 @@
 // another process is running.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -144,6 +145,8 @@ class JobStore {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  // A write failed: RocksDB refuses further writes (and asserts on a WAL sync), so none are tried.
+  std::atomic<bool> broken_{false};
 };
 
 }  // namespace vf

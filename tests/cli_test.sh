@@ -122,6 +122,66 @@ check "that refusal explains why" contains "$WORK/err6" "no checkpoint log"
 "$VF" status "$WORK/nothing-here" 2> "$WORK/err7"
 check "status of a folder without a job exits 1" test $? -eq 1
 
+# kill -9 at random moments, then the same command: the job's accepted records equal the uninterrupted run's.
+same_accepted() {  # same_accepted DIR_A DIR_B: ids and records equal (measured wall_ms aside), none twice
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+def load(d):
+    out = {}
+    for line in open(d + "/accepted.jsonl"):
+        r = json.loads(line)
+        for e in r.get("executions", []): e.pop("wall_ms", None)
+        r.pop("wall_ms", None)
+        assert r["item_id"] not in out, "written twice: %s" % r["item_id"]
+        out[r["item_id"]] = r
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a == b, "accepted sets differ: %d vs %d records" % (len(a), len(b))
+PY
+}
+for delay in 0.7 1.1 0.4; do
+  # writer.delay_ms slows the job so the kills land mid-run; it does not change results.
+  "$VF" run "$SRC/configs/local.toml" --out "$WORK/killed" --set target_accepted=40 --set writer.delay_ms=20 --no-progress > /dev/null 2>&1 &
+  pid=$!
+  sleep $delay
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+done
+"$VF" status "$WORK/killed" > "$WORK/killed.status" 2>&1
+check "status reads a killed job's log" contains "$WORK/killed.status" "unfinished"
+"$VF" resume "$WORK/killed" --no-progress > "$WORK/resume.out" 2> "$WORK/resume.err"
+check "veriforge resume DIR finishes a killed job" test $? -eq 0
+check "resume reruns the job's own command" contains "$WORK/resume.out" "resuming: veriforge run"
+check "after three kills the accepted records equal the uninterrupted run's" same_accepted "$WORK/job" "$WORK/killed"
+"$VF" check "$WORK/killed" > /dev/null
+check "a killed and resumed job is consistent" test $? -eq 0
+
+# A write that fails mid-job (file-size limit: what a full disk looks like to a process): a clear error, exit 2;
+# the same command, once space is back, resumes and loses nothing.
+( ulimit -S -f 40; "$VF" run "$SRC/configs/local.toml" --out "$WORK/full" --set target_accepted=40 --no-progress > /dev/null 2> "$WORK/full.err" )
+check "a failing write stops the job with exit 2" test $? -eq 2
+check "the error names the job store and the cause" contains "$WORK/full.err" "File too large"
+check "the error says the same command resumes" contains "$WORK/full.err" "resumes the job"
+"$VF" check "$WORK/full" > /dev/null
+check "nothing half-written after the failed write" test $? -eq 0
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/full" --set target_accepted=40 --no-progress > /dev/null 2>&1
+check "the job resumes once writes succeed" test $? -eq 0
+check "and its accepted records equal the uninterrupted run's" same_accepted "$WORK/job" "$WORK/full"
+
+# A damaged log: a clear error naming it, outputs untouched.
+cp -r "$WORK/killed" "$WORK/damaged"
+for m in "$WORK"/damaged/db/MANIFEST-*; do head -c 40 "$m" > "$m.cut" && mv "$m.cut" "$m"; done
+md5sum "$WORK"/damaged/*.jsonl > "$WORK/damaged.md5"
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/damaged" --set target_accepted=40 --no-progress 2> "$WORK/damaged.err"
+check "a damaged log stops the run with exit 2" test $? -eq 2
+check "the error names the log and says it is damaged" contains "$WORK/damaged.err" "damaged"
+check "a damaged log leaves the outputs untouched" md5sum --quiet -c "$WORK/damaged.md5"
+"$VF" check "$WORK/damaged" > /dev/null 2>&1
+check "check reports the damaged log (exit 2)" test $? -eq 2
+"$VF" run "$SRC/configs/local.toml" --out /proc/veriforge-out --no-progress 2> "$WORK/err8"
+check "an unwritable output folder exits 2" test $? -eq 2
+check "and names it" contains "$WORK/err8" "/proc/veriforge-out"
+
 # --- verify-seeds on the bundled examples ------------------------------------
 "$VF" verify-seeds "$SRC/configs/seeds" --out "$WORK/seeds.jsonl" --no-progress > "$WORK/vs.out" 2> "$WORK/vs.err"
 check "verify-seeds exits 0" test $? -eq 0

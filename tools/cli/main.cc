@@ -169,14 +169,21 @@ void add_model_usage(const std::string& out_dir, const model::ModelClient* gener
 }
 
 // How the job in a folder was started, so `veriforge resume DIR` can start it again.
+// Paths as the user spelled them, and the folder they were relative to.
 struct Invocation {
-  std::string config_path;  // absolute
+  std::string cwd;
+  std::string config_path;
+  std::string out_dir;
   std::vector<std::string> overrides;
   bool skip_invalid = false;
 };
 
 std::string to_json(const Invocation& inv) {
-  return nlohmann::json{{"config", inv.config_path}, {"set", inv.overrides}, {"skip_invalid_seeds", inv.skip_invalid}}
+  return nlohmann::json{{"cwd", inv.cwd},
+                        {"config", inv.config_path},
+                        {"out", inv.out_dir},
+                        {"set", inv.overrides},
+                        {"skip_invalid_seeds", inv.skip_invalid}}
       .dump();
 }
 
@@ -287,7 +294,7 @@ int cmd_run(const std::string& config_arg, std::string out_dir, const std::vecto
       return 1;
     }
   }
-  Invocation inv{fs::absolute(config_arg).lexically_normal().string(), overrides, skip_invalid};
+  Invocation inv{fs::current_path(ec).string(), config_arg, out_dir, overrides, skip_invalid};
   LogBatch meta;
   for (auto [k, v] : std::initializer_list<std::pair<std::string, std::string>>{
            {"format_version", std::to_string(kFormatVersion)},
@@ -400,16 +407,26 @@ int cmd_resume(const std::string& dir, bool no_progress, const std::string& log_
     std::fprintf(stderr, "veriforge resume: %s/db: the logged invocation does not parse\n", dir.c_str());
     return 1;
   }
-  std::string config_path = j.value("config", std::string());
+  // The same command, from the same folder: relative paths mean what they meant.
+  std::string cwd = j.value("cwd", std::string()), config_path = j.value("config", std::string()),
+              out = j.value("out", std::string());
   std::error_code ec;
-  if (!fs::exists(config_path, ec)) {
-    std::fprintf(stderr, "veriforge resume: the job's config %s is gone; run `veriforge run CONFIG --out %s` with it\n",
-                 config_path.c_str(), dir.c_str());
+  if (!cwd.empty()) fs::current_path(cwd, ec);
+  if (ec) {
+    std::fprintf(stderr, "veriforge resume: the job was started in %s, which is gone: %s\n", cwd.c_str(),
+                 ec.message().c_str());
     return 1;
   }
-  std::printf("resuming: veriforge run %s --out %s\n", config_path.c_str(), dir.c_str());
+  if (!fs::exists(config_path, ec)) {
+    std::fprintf(stderr, "veriforge resume: the job's config %s (in %s) is gone; run `veriforge run CONFIG --out %s`\n",
+                 config_path.c_str(), cwd.c_str(), dir.c_str());
+    return 1;
+  }
+  std::string shown = "veriforge run " + config_path + " --out " + out;
+  for (const auto& o : j.value("set", std::vector<std::string>{})) shown += " --set " + o;
+  std::printf("resuming: %s (in %s)\n", shown.c_str(), cwd.c_str());
   std::fflush(stdout);
-  return cmd_run(config_path, dir, j.value("set", std::vector<std::string>{}), j.value("skip_invalid_seeds", false),
+  return cmd_run(config_path, out, j.value("set", std::vector<std::string>{}), j.value("skip_invalid_seeds", false),
                  no_progress, log_level, force);
 }
 
@@ -466,6 +483,9 @@ int cmd_verify_seeds(const std::vector<std::string>& paths, const std::string& o
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (or a full quota) must fail a write with an error we
+  // report, not kill the process mid-record.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"veriforge: turns a small vetted seed dataset into a large verified synthetic dataset.\n"};
   app.require_subcommand(1);
   app.footer("Run 'veriforge SUBCOMMAND --help' for a subcommand's options.");
