@@ -156,6 +156,11 @@ check "after three kills the accepted records equal the uninterrupted run's" sam
 "$VF" check "$WORK/killed" > /dev/null
 check "a killed and resumed job is consistent" test $? -eq 0
 
+# Determinism: parallelism, batching and credits do not change the accepted set.
+"$VF" run "$SRC/configs/local.toml" --out "$WORK/serial" --set target_accepted=40 --set executor.workers=1 \
+  --set pipeline.batch_size=3 --set pipeline.executor_credits=4 --set pipeline.writer_credits=5 --no-progress > /dev/null 2>&1
+check "one worker, small batches and credits: the same accepted records" same_accepted "$WORK/job" "$WORK/serial"
+
 # A write that fails mid-job (file-size limit: what a full disk looks like to a process): a clear error, exit 2;
 # the same command, once space is back, resumes and loses nothing.
 ( ulimit -S -f 40; "$VF" run "$SRC/configs/local.toml" --out "$WORK/full" --set target_accepted=40 --no-progress > /dev/null 2> "$WORK/full.err" )
