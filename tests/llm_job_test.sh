@@ -110,7 +110,7 @@ check "the simulator answered no finished call twice" test "$(echo "$stats" | /u
 # --- 20% injected faults -------------------------------------------------------
 start_sim --seed 9 --latency-ms 10 --p429 0.05 --retry-after 0 --p500 0.05 --pdrop 0.03 --ptimeout 0.03 \
   --pmalformed 0.02 --ptruncated 0.02 --solver-accuracy 0.75 --gen-broken 0.15
-write_config "$WORK/faults.toml" 1
+write_config "$WORK/faults.toml" 3  # long enough that a loaded machine does not time out answered calls
 "$VF" run "$WORK/faults.toml" --out "$WORK/out2" --no-progress > "$WORK/run2.out" 2> "$WORK/run2.err"
 rc=$?
 cat "$WORK/run2.out"
@@ -141,6 +141,34 @@ check "evol-instruct records name the operation and what they evolved from" /usr
 import json
 rs = [json.loads(l) for l in open('$WORK/out-evol-instruct/accepted.jsonl')]
 assert rs and all(r.get('evolution') and r.get('evolved_from') for r in rs)"
+
+# --- killed and resumed: LLM generators pick up their progress, pools and logged calls --
+start_sim --seed 17 --latency-ms 40 --solver-accuracy 0.8 --gen-broken 0.1
+for kind in few-shot self-instruct; do
+  write_config "$WORK/kill-$kind.toml" 10 $kind
+  for delay in 0.8 1.3; do
+    VERIFORGE_AUDIT_FILE="$WORK/kill-$kind.audit" "$VF" run "$WORK/kill-$kind.toml" --out "$WORK/kill-$kind" --no-progress > /dev/null 2>&1 &
+    pid=$!
+    sleep $delay
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    echo "kill" >> "$WORK/kill-$kind.audit"
+  done
+  VERIFORGE_AUDIT_FILE="$WORK/kill-$kind.audit" "$VF" run "$WORK/kill-$kind.toml" --out "$WORK/kill-$kind" --no-progress > "$WORK/kill-$kind.out" 2>&1
+  rc=$?
+  check "$kind job killed twice finishes on the same command" test $rc -eq 0 -o $rc -eq 3
+  check "$kind killed twice: every item accounted for exactly once" accounting "$WORK/kill-$kind"
+  "$VF" check "$WORK/kill-$kind" > "$WORK/kill-$kind.check"
+  check "$kind killed twice: log and outputs agree" test $? -eq 0
+  check "$kind killed twice: no model call whose reply was logged was made again" /usr/bin/python3 -c "
+import sys
+logged, bad = set(), 0
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) == 3 and p[0] == 'start' and (p[1], p[2]) in logged: bad += 1
+    if len(p) == 3 and p[0] == 'logged': logged.add((p[1], p[2]))
+assert bad == 0, bad" "$WORK/kill-$kind.audit"
+done
 
 # --- configuration errors -------------------------------------------------------
 printf 'seeds = ["%s/configs/seeds"]\n[generator]\nkind = "few-shot"\n' "$SRC" > "$WORK/noep.toml"

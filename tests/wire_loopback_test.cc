@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
     }));
     LoggedCall call;
     call.ok = true;
-    call.choices = {"The answer is \\boxed{36}.", "\xE2\x88\x9A2"};
+    call.choices = {"The answer is \\boxed{36}.", "\xE2\x88\x9A" "2"};
     call.prompt_tokens = 120;
     call.endpoint = "sim";
     cases.push_back(make_case<CallDone>({10, 3, call}, [](auto& a, auto& b) {
