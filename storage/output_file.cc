@@ -51,12 +51,16 @@ Status OutputFile::append_line(const std::string& line) {
   if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fputc('\n', f_) == EOF)
     return Error{"cannot write " + path_ + ": " + std::strerror(errno)};
   length_ += line.size() + 1;
+  unsynced_ = true;
   return {};
 }
 
 Status OutputFile::flush(bool sync) {
   if (std::fflush(f_) != 0) return Error{"cannot write " + path_ + ": " + std::strerror(errno)};
-  if (sync && ::fsync(fileno(f_)) != 0) return Error{"cannot sync " + path_ + ": " + std::strerror(errno)};
+  if (sync && unsynced_) {
+    if (::fsync(fileno(f_)) != 0) return Error{"cannot sync " + path_ + ": " + std::strerror(errno)};
+    unsynced_ = false;
+  }
   return {};
 }
 

@@ -7,7 +7,8 @@
 // of the cut batch are written once more by the resumed job; a file shorter
 // than its committed length has lost committed records, which is reported
 // as an error (never papered over). append() buffers; flush() hands the
-// bytes to the OS and, with `sync`, to the disk; length() counts what was
+// bytes to the OS and, with `sync`, to the disk (only when something was
+// appended since the last sync); length() counts what was
 // appended, flushed or not. Errors name the file.
 // Not thread-safe; one owner (the writer).
 #pragma once
@@ -46,6 +47,7 @@ class OutputFile {
   std::string path_;
   std::FILE* f_ = nullptr;
   uint64_t length_ = 0;
+  bool unsynced_ = false;  // appended since the last fsync (an idle file costs no fsync)
 };
 
 }  // namespace vf

@@ -144,9 +144,11 @@ for delay in 0.7 1.1 0.4; do
   "$VF" run "$SRC/configs/local.toml" --out "$WORK/killed" --set target_accepted=40 --set writer.delay_ms=20 --no-progress > /dev/null 2>&1 &
   pid=$!
   sleep $delay
+  [ -e "$WORK/live.status" ] || "$VF" status "$WORK/killed" > "$WORK/live.status" 2>&1
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
 done
+check "status reads the log while the job runs" contains "$WORK/live.status" "unfinished"
 "$VF" status "$WORK/killed" > "$WORK/killed.status" 2>&1
 check "status reads a killed job's log" contains "$WORK/killed.status" "unfinished"
 "$VF" resume "$WORK/killed" --no-progress > "$WORK/resume.out" 2> "$WORK/resume.err"

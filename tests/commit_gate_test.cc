@@ -16,6 +16,16 @@ std::set<uint64_t> expected_export(const std::vector<bool>& accepted, uint64_t t
     if (accepted[id]) out.insert(id);
   return out;
 }
+
+// Completion order: ids finish out of order within a sliding window, as they
+// do in a pipeline with bounded credit.
+std::vector<uint64_t> windowed_order(size_t n, size_t window, std::mt19937_64& rng) {
+  std::vector<uint64_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  for (size_t i = 0; i < n; i += window)
+    std::shuffle(order.begin() + i, order.begin() + std::min(n, i + window), rng);
+  return order;
+}
 }  // namespace
 
 TEST_CASE("commit gate exports exactly the first N accepted ids whatever the completion order") {
@@ -25,13 +35,8 @@ TEST_CASE("commit gate exports exactly the first N accepted ids whatever the com
     uint64_t target = 1 + rng() % 60;
     std::vector<bool> accepted(n);
     for (auto&& a : accepted) a = (rng() % 3) != 0;
-    // Completion order: ids finish out of order within a sliding window,
-    // as they do in a pipeline with bounded credit.
-    std::vector<uint64_t> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = i;
     size_t window = 1 + rng() % 16;
-    for (size_t i = 0; i < n; i += window)
-      std::shuffle(order.begin() + i, order.begin() + std::min(n, i + window), rng);
+    auto order = windowed_order(n, window, rng);
 
     CommitGate gate(target);
     std::set<uint64_t> released, surplus;
@@ -89,11 +94,7 @@ TEST_CASE("a gate restored from its snapshot at any point decides exactly as the
     uint64_t target = 1 + rng() % 50;
     std::vector<bool> accepted(n);
     for (auto&& a : accepted) a = (rng() % 3) != 0;
-    std::vector<uint64_t> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = i;
-    size_t window = 1 + rng() % 12;
-    for (size_t i = 0; i < n; i += window)
-      std::shuffle(order.begin() + i, order.begin() + std::min(n, i + window), rng);
+    auto order = windowed_order(n, 1 + rng() % 12, rng);
 
     CommitGate whole(target), resumed(target);
     std::set<uint64_t> released_whole, released_resumed;

@@ -6,10 +6,12 @@
 #     and an LLM job (variant generator + LLM solver served by llm-sim).
 #  2. build/checkpoint_bench: resume time and peak RSS from a log of 1,000,000
 #     items against 1,000, and the log's size on disk per item.
-#   tools/bench/checkpoint_bench.sh [ROUNDS]     (about 8 minutes with 3 rounds)
+#   tools/bench/checkpoint_bench.sh [ROUNDS [PARTS]]   (about 10 minutes with 3 rounds)
+#   PARTS: any of "local llm resume" (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-3}
+PARTS=${2:-local llm resume}
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build --target veriforge llm-sim checkpoint_bench > /dev/null
 WORK=$(mktemp -d /tmp/veriforge-ckbench-XXXXXX)
@@ -53,6 +55,7 @@ rate() {  # rate NAME CONFIG SETTINGS...: one run, prints accepted/s
 }
 
 for job in local llm; do
+  case " $PARTS " in *" $job "*) ;; *) continue ;; esac
   if [ $job = local ]; then config=configs/local.toml; base=(target_accepted=600); else config=$WORK/llm.toml; base=(); fi
   declare -A runs=()
   # Warm-up (discarded): the simulator caches the answers it computes, the OS the seeds and Python.
@@ -75,4 +78,4 @@ PY
   unset runs
 done
 
-build/checkpoint_bench --items 1000000 --small 1000 --dir "$WORK/ckpt"
+case " $PARTS " in *" resume "*) build/checkpoint_bench --items 1000000 --small 1000 --dir "$WORK/ckpt" ;; esac
