@@ -53,7 +53,8 @@ class MiddleStage : public Base {
   // A finished part of the work on an item (one code run, one model call).
   void log_partial(uint64_t id, uint32_t index, const std::string& bytes, std::string audit_kind,
                    std::string audit_key) {
-    if (store_) pending_log_.put_partial(id, stage_code_, index, bytes);
+    if (!store_) return;
+    pending_log_.put_partial(id, stage_code_, index, bytes);
     if (audit_) pending_audit_.emplace_back(std::move(audit_kind), std::move(audit_key));
   }
   LogBatch& pending_log() { return pending_log_; }
