@@ -6,7 +6,7 @@ set -u
 VF=$1
 SRC=$2
 WORK=$(mktemp -d /tmp/veriforge-cli-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap 'umount "$WORK/small" 2>/dev/null; rm -rf "$WORK"' EXIT
 pass=0
 fail=0
 check() {  # check NAME COMMAND...
@@ -174,6 +174,24 @@ check "nothing half-written after the failed write" test $? -eq 0
 "$VF" run "$SRC/configs/local.toml" --out "$WORK/full" --set target_accepted=40 --no-progress > /dev/null 2>&1
 check "the job resumes once writes succeed" test $? -eq 0
 check "and its accepted records equal the uninterrupted run's" same_accepted "$WORK/job" "$WORK/full"
+
+# A real full disk, when this machine lets us mount a small tmpfs (root with CAP_SYS_ADMIN).
+mkdir -p "$WORK/small"
+if mount -t tmpfs -o size=200k tmpfs "$WORK/small" 2>/dev/null; then
+  "$VF" run "$SRC/configs/local.toml" --out "$WORK/small/job" --set target_accepted=40 --no-progress > /dev/null 2> "$WORK/enospc.err"
+  rc=$?
+  check "a full disk stops the job with exit 2" test $rc -eq 2
+  check "the error says the disk is full" contains "$WORK/enospc.err" "No space left on device"
+  "$VF" check "$WORK/small/job" > /dev/null 2>&1
+  check "nothing half-written on the full disk" test $? -eq 0
+  mount -o remount,size=16m "$WORK/small"
+  "$VF" run "$SRC/configs/local.toml" --out "$WORK/small/job" --set target_accepted=40 --no-progress > /dev/null 2>&1
+  check "with space back the same command finishes the job" test $? -eq 0
+  check "and its accepted records equal the uninterrupted run's" same_accepted "$WORK/job" "$WORK/small/job"
+  umount "$WORK/small"
+else
+  echo "skip full-disk test: cannot mount a tmpfs here (the file-size-limit test above covers the same write path)"
+fi
 
 # A damaged log: a clear error naming it, outputs untouched.
 cp -r "$WORK/killed" "$WORK/damaged"
