@@ -1,5 +1,6 @@
 #include "storage/job_store.h"
 
+#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 
@@ -44,8 +45,28 @@ Error failure(const std::string& what, const std::string& path, const rocksdb::S
   return Error{"job store " + path + ": " + what + ": " + s.ToString() + hint};
 }
 
+// RocksDB's own messages go to veriforge's log, not to a LOG file in the
+// database folder: on a full disk Debian's RocksDB (built with assertions)
+// aborts when it writes to a LOG file whose earlier append failed.
+class RocksToSpdlog final : public rocksdb::Logger {
+ public:
+  RocksToSpdlog() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    auto to = level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? spdlog::level::err
+              : level >= rocksdb::InfoLogLevel::WARN_LEVEL ? spdlog::level::warn
+                                                           : spdlog::level::debug;
+    if (!spdlog::should_log(to)) return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    spdlog::log(to, "event=rocksdb message=\"{}\"", buf);
+  }
+};
+
 rocksdb::Options db_options(bool create_if_missing) {
   rocksdb::Options o;
+  o.info_log = std::make_shared<RocksToSpdlog>();
   o.create_if_missing = create_if_missing;
   o.paranoid_checks = true;
   o.max_open_files = 256;
