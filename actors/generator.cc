@@ -124,9 +124,7 @@ class Generator : public wire::generator_actor::base {
     log.put_meta("generator", encode(GeneratorCheckpoint{issued_ + batch.size(), ending, ending ? end_reason_ : ""}));
     if (auto s = options_.store->write(log); !s) {
       failed_ = true;
-      spdlog::error("stage=generator event=failed error=\"{}\"", s.error());
-      send(monitor_, wire::pack(wire::JobReport{false, s.error(), ""}));
-      quit(caf::make_error(caf::sec::runtime_error, s.error()));
+      wire::stop_job(this, monitor_, "generator", s.error());
       return false;
     }
     return true;

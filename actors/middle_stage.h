@@ -75,9 +75,7 @@ class MiddleStage : public Base {
   void fail(const std::string& error) {
     if (failed_) return;
     failed_ = true;
-    spdlog::error("stage={} event=failed error=\"{}\"", name_, error);
-    this->send(monitor_, wire::pack(wire::JobReport{false, error, ""}));
-    this->quit(caf::make_error(caf::sec::runtime_error, error));
+    wire::stop_job(this, monitor_, name_, error);
   }
 
   void on_attach(const wire::attach_msg&) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "dataflow/checkpoint.h"
 #include "dataflow/item.h"
@@ -148,5 +149,15 @@ using generator_actor = upstream_actor;
 using writer_actor = downstream_actor;
 // Whoever watches a job (the CLI, a test, later the admin console).
 using monitor_actor = caf::typed_actor<caf::reacts_to<stage_report_msg>, caf::reacts_to<job_report_msg>>;
+
+// Ends a stage because the job cannot go on (a log write failed, a file
+// cannot be written): logs it, tells the monitor, and quits with the error.
+// What was committed before stays; the same command resumes the job.
+template <class Self>
+void stop_job(Self* self, const monitor_actor& monitor, const std::string& stage, const std::string& error) {
+  spdlog::error("stage={} event=failed error=\"{}\"", stage, error);
+  self->send(monitor, pack(JobReport{false, error, ""}));
+  self->quit(caf::make_error(caf::sec::runtime_error, error));
+}
 
 }  // namespace vf::wire

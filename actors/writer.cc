@@ -101,9 +101,7 @@ class Writer : public wire::writer_actor::base {
   void fail(const std::string& error) {
     if (failed_) return;
     failed_ = true;
-    spdlog::error("stage=writer event=failed error=\"{}\"", error);
-    send(monitor_, wire::pack(wire::JobReport{false, error, ""}));
-    quit(caf::make_error(caf::sec::runtime_error, error));
+    wire::stop_job(this, monitor_, "writer", error);
   }
 
   void on_batch(const wire::item_batch_msg& m) {
