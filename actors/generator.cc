@@ -1,33 +1,32 @@
-#include <chrono>
+// Generator: the head of the pipeline. Draws items from its ItemSource as
+// downstream credit allows, logs each batch (with the source's progress)
+// before it leaves, sends a resumed job's in-flight items first, and ends the
+// stream when the source is exhausted, max_items is reached or the writer
+// says the target is covered.
 #include <deque>
 
-#include <spdlog/spdlog.h>
-
-#include "actors/stages.h"
-#include "dataflow/credit.h"
+#include "actors/pipeline.h"
+#include "actors/stage.h"
 #include "storage/codec.h"
 
 namespace vf {
 namespace {
 
-class Generator : public wire::generator_actor::base {
+class Generator : public Stage<wire::generator_actor::base> {
  public:
-  Generator(caf::actor_config& cfg, std::shared_ptr<ItemSource> source, GeneratorOptions options,
-            wire::downstream_actor next, wire::monitor_actor monitor)
-      : wire::generator_actor::base(cfg),
-        source_(std::move(source)),
-        options_(options),
-        next_(std::move(next)),
-        monitor_(std::move(monitor)),
-        in_flight_(std::make_move_iterator(options_.in_flight.begin()), std::make_move_iterator(options_.in_flight.end())),
-        issued_(options_.resume_from.issued) {
-    options_.in_flight.clear();
-    if (options_.resume_from.ended) {
+  Generator(caf::actor_config& cfg, GeneratorSetup setup, wire::monitor_actor monitor)
+      : Stage(cfg, {"generator", 1, setup.batch_size, setup.report_interval_ms}, std::move(monitor)),
+        setup_(std::move(setup)),
+        in_flight_(std::make_move_iterator(setup_.in_flight.begin()), std::make_move_iterator(setup_.in_flight.end())),
+        issued_(setup_.resume_from.issued) {
+    setup_.in_flight.clear();
+    use_log(setup_.log);
+    if (setup_.resume_from.ended) {
       stopping_ = true;
-      end_reason_ = options_.resume_from.end_reason;
-    } else if (options_.target_covered) {
+      set_end_reason(setup_.resume_from.end_reason);
+    } else if (setup_.target_covered) {
       stopping_ = true;
-      end_reason_ = "target-covered";
+      set_end_reason("target-covered");
     }
     if (!in_flight_.empty() || issued_ > 0)
       spdlog::info("stage=generator event=resume issued={} in_flight={} ended={}", issued_, in_flight_.size(),
@@ -35,133 +34,110 @@ class Generator : public wire::generator_actor::base {
   }
 
   behavior_type make_behavior() override {
-    send(next_, wire::pack(wire::Attach{"generator"}));
+    connect(setup_.next);
     return {
-        [this](const wire::credit_msg& m) {
-          auto c = wire::unpack(m);
-          if (!c) {
-            spdlog::error("stage=generator event=bad-message error=\"{}\"", c.error());
-            return;
-          }
-          credit_.grant(c->credits);
-          for (const auto& fb : c->accepted) source_->on_accepted(fb);
-          if (c->stop && !stopping_) {
-            stopping_ = true;
-            end_reason_ = "target-covered";
-            spdlog::info("stage=generator event=stop reason=target-covered generated={}", sent_);
-          }
+        [this](wire::credit_msg& m) {
+          on_credit(m);
+          produce();
+        },
+        [this](wire::log_done_msg& m) {
+          on_log_done(m);
           produce();
         },
     };
   }
 
   void on_exit() override {
-    next_ = wire::downstream_actor{};
-    monitor_ = wire::monitor_actor{};
-    source_.reset();
-    options_.store.reset();
+    setup_ = GeneratorSetup{};
+    release_links();
+  }
+
+ protected:
+  void on_stop() override {
+    if (stopping_) return;
+    stopping_ = true;
+    set_end_reason("target-covered");
+    spdlog::info("stage=generator event=stop reason=target-covered generated={}", sent_count());
+  }
+  void on_feedback(std::vector<Feedback> accepted) override {
+    for (const auto& fb : accepted) setup_.source->on_accepted(fb);
+  }
+  void fill_report(wire::StageReport& r) override {
+    r.sent = issued_;
+    r.held = static_cast<uint32_t>(committing_ + outbound().pending());
   }
 
  private:
+  // Items may be made while the credit held exceeds the items already made
+  // and not yet sent (being logged, or waiting in the outbox).
+  uint64_t room() {
+    uint64_t waiting = committing_ + outbound().pending();
+    uint64_t credit = outbound().credit();
+    return credit > waiting ? credit - waiting : 0;
+  }
+
   void produce() {
+    if (failed() || is_finished()) return;
     // Items a previous session left in flight go first; they are in the log already.
-    while (!ended_ && failed_ == false && credit_.available() > 0 && !in_flight_.empty()) {
-      std::vector<Item> batch;
-      uint32_t room = credit_.take(options_.batch_size);
-      while (batch.size() < room && !in_flight_.empty()) {
-        batch.push_back(std::move(in_flight_.front()));
-        in_flight_.pop_front();
-      }
-      if (batch.size() < room) credit_.grant(room - static_cast<uint32_t>(batch.size()));
-      sent_ += batch.size();
-      send(next_, wire::pack(wire::ItemBatch{std::move(batch)}));
+    while (!in_flight_.empty() && room() > 0) {
+      forward(std::move(in_flight_.front()));
+      in_flight_.pop_front();
     }
-    while (!ended_ && !failed_ && in_flight_.empty() && credit_.available() > 0) {
-      if (stopping_) break;
+    while (in_flight_.empty() && !stopping_ && room() > 0) {
       std::vector<Item> batch;
-      uint32_t room = credit_.take(options_.batch_size);
-      while (batch.size() < room) {
-        if (options_.max_items && issued_ + batch.size() >= options_.max_items) {
-          end_reason_ = "max-generated";
+      uint64_t want = std::min<uint64_t>(room(), batch_size());
+      while (batch.size() < want) {
+        if (setup_.max_items && issued_ + batch.size() >= setup_.max_items) {
+          set_end_reason("max-generated");
           stopping_ = true;
           break;
         }
-        auto item = source_->next();
+        auto item = setup_.source->next();
         if (!item) {
-          end_reason_ = source_->end_reason();
+          set_end_reason(setup_.source->end_reason());
           stopping_ = true;
           break;
         }
         batch.push_back(std::move(*item));
       }
-      // Unused credit goes back to the window.
-      if (batch.size() < room) credit_.grant(room - static_cast<uint32_t>(batch.size()));
-      if (!batch.empty()) {
-        if (!log_issued(batch, false)) return;
-        issued_ += batch.size();
-        sent_ += batch.size();
-        send(next_, wire::pack(wire::ItemBatch{std::move(batch)}));
+      if (batch.empty()) break;
+      issued_ += batch.size();
+      committing_ += batch.size();
+      LogBatch log;
+      if (setup_.log) {
+        for (const auto& item : batch) log.put_item(item.id, encode(item));
+        setup_.source->checkpoint(log);
+        log.put_meta(meta::kGenerator, encode(GeneratorCheckpoint{issued_, false, ""}));
       }
+      // Without a log this runs at once; with one, when the batch is durable
+      // (the LogDone handler then produces more).
+      commit(std::move(log), [this, batch = std::move(batch)]() mutable {
+        committing_ -= batch.size();
+        for (auto& item : batch) forward(std::move(item));
+        flush();
+      });
     }
-    if (stopping_ && !ended_ && in_flight_.empty() && !failed_) {
-      if (!log_issued({}, true)) return;
-      ended_ = true;
-      spdlog::info("stage=generator event=end reason={} generated={}", end_reason_, sent_);
-      send(next_, wire::pack(wire::EndOfStream{sent_, end_reason_}));
-      report(true);
-      quit();
-      return;
+    flush();
+    if (stopping_ && in_flight_.empty() && committing_ == 0 && outbound().empty() && !ending_) {
+      ending_ = true;
+      LogBatch log;
+      if (setup_.log) log.put_meta(meta::kGenerator, encode(GeneratorCheckpoint{issued_, true, end_reason()}));
+      commit(std::move(log), [this] { end_stream(end_reason()); });
     }
-    report(false);
   }
 
-  // Logs new items with the generator's progress, in one batch, before they leave.
-  bool log_issued(const std::vector<Item>& batch, bool ending) {
-    if (!options_.store) return true;
-    LogBatch log;
-    for (const auto& item : batch) log.put_item(item.id, encode(item));
-    source_->checkpoint(log);
-    log.put_meta("generator", encode(GeneratorCheckpoint{issued_ + batch.size(), ending, ending ? end_reason_ : ""}));
-    if (auto s = options_.store->write(log); !s) {
-      failed_ = true;
-      wire::stop_job(this, monitor_, "generator", s.error());
-      return false;
-    }
-    return true;
-  }
-
-  void report(bool finished) {
-    auto now = std::chrono::steady_clock::now();
-    if (!finished && now - last_report_ < std::chrono::milliseconds(options_.report_interval_ms)) return;
-    last_report_ = now;
-    wire::StageReport r;
-    r.stage = "generator";
-    r.sent = issued_;
-    r.finished = finished;
-    send(monitor_, wire::pack(r));
-  }
-
-  std::shared_ptr<ItemSource> source_;
-  GeneratorOptions options_;
-  wire::downstream_actor next_;
-  wire::monitor_actor monitor_;
-  CreditWindow credit_;
+  GeneratorSetup setup_;
   std::deque<Item> in_flight_;  // recovered from the log, sent before anything new
   uint64_t issued_ = 0;         // ids issued over every session: the next new item's id
-  uint64_t sent_ = 0;           // items sent in this session
-  bool failed_ = false;
+  uint64_t committing_ = 0;     // made, waiting for the log
   bool stopping_ = false;
-  bool ended_ = false;
-  std::string end_reason_;
-  std::chrono::steady_clock::time_point last_report_{};
+  bool ending_ = false;
 };
 
 }  // namespace
 
-wire::generator_actor spawn_generator(caf::actor_system& sys, std::shared_ptr<ItemSource> source,
-                                      GeneratorOptions options, wire::downstream_actor next,
-                                      wire::monitor_actor monitor) {
-  return sys.spawn<Generator>(std::move(source), options, std::move(next), std::move(monitor));
+wire::generator_actor spawn_generator(caf::actor_system& sys, GeneratorSetup setup, wire::monitor_actor monitor) {
+  return sys.spawn<Generator>(std::move(setup), std::move(monitor));
 }
 
 }  // namespace vf

@@ -18,8 +18,11 @@ void register_all(Registrar r) {
   r.add<ItemBatch>();
   r.add<Credit>();
   r.add<EndOfStream>();
+  r.add<LeaseBatch>();
+  r.add<WorkReport>();
   r.add<RunDone>();
   r.add<CallDone>();
+  r.add<LogDone>();
   r.add<StageReport>();
   r.add<JobReport>();
 }

@@ -4,37 +4,9 @@
 
 namespace vf {
 
-LoggedCall to_logged(const model::ChatOutcome& o) {
-  LoggedCall c;
-  c.ok = o.ok;
-  c.choices = o.completion.choices;
-  c.finish_reasons = o.completion.finish_reasons;
-  c.prompt_tokens = o.completion.usage.prompt_tokens;
-  c.completion_tokens = o.completion.usage.completion_tokens;
-  c.error = o.error;
-  c.attempts = o.attempts;
-  c.endpoint = o.endpoint;
-  c.model = o.model;
-  return c;
-}
-
-model::ChatOutcome from_logged(const LoggedCall& c) {
-  model::ChatOutcome o;
-  o.ok = c.ok;
-  o.completion.choices = c.choices;
-  o.completion.finish_reasons = c.finish_reasons;
-  o.completion.usage.prompt_tokens = c.prompt_tokens;
-  o.completion.usage.completion_tokens = c.completion_tokens;
-  o.error = c.error;
-  o.attempts = c.attempts;
-  o.endpoint = c.endpoint;
-  o.model = c.model;
-  return o;
-}
-
 Expected<Recovery> recover(const JobStore& store) {
   Recovery r;
-  auto w = store.get_meta("writer");
+  auto w = store.get_meta(meta::kWriter);
   if (!w) return Error{w.error()};
   if (w.value()) {
     auto decoded = decode<WriterCheckpoint>(*w.value(), "writer checkpoint (m/writer)");
@@ -42,7 +14,7 @@ Expected<Recovery> recover(const JobStore& store) {
     r.writer = std::move(decoded.value());
     r.fresh = false;
   }
-  auto g = store.get_meta("generator");
+  auto g = store.get_meta(meta::kGenerator);
   if (!g) return Error{g.error()};
   if (g.value()) {
     auto decoded = decode<GeneratorCheckpoint>(*g.value(), "generator checkpoint (m/generator)");

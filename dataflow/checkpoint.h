@@ -23,21 +23,36 @@
 
 #include <msgpack.hpp>
 
+#include "base/status.h"
 #include "dataflow/commit_gate.h"
-#include "dataflow/expected.h"
 #include "dataflow/item.h"
 #include "dataflow/records.h"
-#include "model/client.h"
 #include "storage/job_store.h"
 
 namespace vf {
+
+// Names of the m/ metadata records (JobStore::get_meta / LogBatch::put_meta).
+namespace meta {
+inline constexpr const char* kFormatVersion = "format_version";    // the log's format (storage/codec.h)
+inline constexpr const char* kJobName = "job_name";
+inline constexpr const char* kConfig = "config";                   // describe(config) of the job
+inline constexpr const char* kSeedHash = "seed_hash";              // content hash of the seed files
+inline constexpr const char* kTargetAccepted = "target_accepted";
+inline constexpr const char* kCheckpointLog = "checkpoint_log";    // "false": the job cannot resume
+inline constexpr const char* kInvocation = "invocation";           // how `run` was called (JSON), for `resume`
+inline constexpr const char* kSource = "source";                   // the item source's progress
+inline constexpr const char* kGenerator = "generator";             // GeneratorCheckpoint
+inline constexpr const char* kWriter = "writer";                   // WriterCheckpoint
+inline constexpr const char* kSummary = "summary";                 // summary.json's content, when finished
+}  // namespace meta
 
 // Stage codes of r/ entries.
 inline constexpr char kRunsStage = 'x';      // executor: one entry per code run
 inline constexpr char kGenerateStage = 'g';  // LLM generate: one per model call
 inline constexpr char kSolveStage = 'v';     // LLM solve: one per model call
 
-// A model call's outcome as logged (model::ChatOutcome without timing).
+// A model call's outcome as logged (model::ChatOutcome without timing;
+// dataflow/model_tasks.h converts).
 struct LoggedCall {
   bool ok = false;
   std::vector<std::string> choices;
@@ -50,8 +65,6 @@ struct LoggedCall {
   std::string model;
   MSGPACK_DEFINE(ok, choices, finish_reasons, prompt_tokens, completion_tokens, error, attempts, endpoint, model)
 };
-LoggedCall to_logged(const model::ChatOutcome& o);
-model::ChatOutcome from_logged(const LoggedCall& c);
 
 // The writer's progress (m/writer), written with every writer batch.
 struct WriterCheckpoint {

@@ -1,11 +1,10 @@
 #include "dataflow/checks.h"
 
 #include "dataflow/seeds.h"
-#include "sandbox/executor.h"
 
 namespace vf {
 
-using sandbox::RunStatus;
+using RunStatus = ExecStatus;
 
 std::string reason_for_run_status(uint8_t status) {
   switch (static_cast<RunStatus>(status)) {
@@ -37,7 +36,7 @@ bool printable_text(const std::string& s) {
 }
 
 // An item without executions, or with a failed run, as a verdict.
-bool failed_run(const Item& item, Verdict& v) {
+bool failed_run(const Item& item, ItemVerdict& v) {
   if (item.executions.empty()) {
     v.reason = "not-executed";
     v.detail = "item reached the verifier without an execution";
@@ -45,9 +44,9 @@ bool failed_run(const Item& item, Verdict& v) {
   }
   for (size_t i = 0; i < item.executions.size(); ++i) {
     const auto& e = item.executions[i];
-    if (e.status == static_cast<uint8_t>(RunStatus::kOk)) continue;
+    if (e.ok()) continue;
     v.reason = reason_for_run_status(e.status);
-    v.detail = "run " + std::to_string(i + 1) + ": " + std::string(sandbox::to_string(static_cast<RunStatus>(e.status)));
+    v.detail = "run " + std::to_string(i + 1) + ": " + std::string(to_string(e.exec_status()));
     if (!e.detail.empty()) v.detail += " (" + e.detail + ")";
     if (!e.error_tail.empty()) v.detail += ": " + e.error_tail;
     return true;
@@ -57,14 +56,14 @@ bool failed_run(const Item& item, Verdict& v) {
 
 }  // namespace
 
-Verdict ExecutionCheck::check(const Item& item) const {
-  Verdict v;
+ItemVerdict ExecutionCheck::check(const Item& item) const {
+  ItemVerdict v;
   if (!execution_criteria(item, options_, v)) return v;
   v.accepted = true;
   return v;
 }
 
-bool execution_criteria(const Item& item, const CheckOptions& options, Verdict& v) {
+bool execution_criteria(const Item& item, const CheckOptions& options, ItemVerdict& v) {
   if (failed_run(item, v)) return false;
   const std::string& first = item.executions.front().output;
   if (normalize_answer(first).empty()) {
@@ -109,8 +108,8 @@ bool execution_criteria(const Item& item, const CheckOptions& options, Verdict& 
   return true;
 }
 
-Verdict SeedMatchCheck::check(const Item& item) const {
-  Verdict v;
+ItemVerdict SeedMatchCheck::check(const Item& item) const {
+  ItemVerdict v;
   if (failed_run(item, v)) return v;
   v.answer = item.executions.front().output;
   auto e = judge_output(item.reference_answer, v.answer, options_.policies.for_domain(item.provenance.domain));
@@ -124,6 +123,24 @@ Verdict SeedMatchCheck::check(const Item& item) const {
   }
   v.accepted = true;
   return v;
+}
+
+void verify_item(const Check& check, Item& item) {
+  if (item.item_state() != ItemState::kExecuted) return;
+  ItemVerdict v = check.check(item);
+  item.verdict_note = std::move(v.note);
+  for (size_t i = 0; i < v.agrees.size() && i < item.solver_samples.size(); ++i) item.solver_samples[i].agrees = v.agrees[i];
+  if (v.pass_rate >= 0) {
+    item.pass_rate = v.pass_rate;
+    item.difficulty = v.difficulty;
+  }
+  if (v.accepted) {
+    item.answer = std::move(v.answer);
+    advance(item, ItemEvent::kAccept);
+  } else {
+    if (!v.answer.empty()) item.answer = std::move(v.answer);
+    reject(item, std::move(v.reason), std::move(v.detail));
+  }
 }
 
 std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options) {

@@ -1,24 +1,25 @@
-// Verifier checks: the pluggable judgement the verifier actor applies to each
-// executed item. A check reads the item and returns a verdict with a stable
-// reason code for every rejection; it never mutates shared state.
+// Verifier checks: the pluggable judgement the verify stage applies to each
+// executed item. A check reads the item and returns an ItemVerdict with a
+// stable reason code for every rejection; verify_item() applies it.
 //
-// Today: ExecutionCheck (the `run` job: accept an answer that came from
+// ExecutionCheck (the offline `run` job: accept an answer that came from
 // successful, deterministic executions, is well-formed and is not equivalent
-// to the seed's own answer) and SeedMatchCheck (`verify-seeds`: the
-// rationale's output must be equivalent to the seed's final_answer). Both
-// judge answers with dataflow/equiv under the policy of the item's domain.
+// to the seed's own answer), SeedMatchCheck (`verify-seeds`: the rationale's
+// output must be equivalent to the seed's final_answer), and the agreement
+// check of LLM jobs (dataflow/agreement.h). All judge answers with
+// dataflow/equiv under the policy of the item's domain.
 // Thread-safety: checks are immutable after construction; check() is const.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/judge.h"
 #include "dataflow/item.h"
 
 namespace vf {
 
-struct Verdict {
+struct ItemVerdict {
   bool accepted = false;
   std::string answer;   // the answer the item will carry
   std::string reason;   // stable code, empty when accepted
@@ -34,7 +35,7 @@ class Check {
  public:
   virtual ~Check() = default;
   virtual std::string name() const = 0;
-  virtual Verdict check(const Item& item) const = 0;
+  virtual ItemVerdict check(const Item& item) const = 0;
 };
 
 struct CheckOptions {
@@ -46,7 +47,7 @@ class ExecutionCheck final : public Check {
  public:
   explicit ExecutionCheck(CheckOptions options) : options_(std::move(options)) {}
   std::string name() const override { return "execution"; }
-  Verdict check(const Item& item) const override;
+  ItemVerdict check(const Item& item) const override;
 
  private:
   CheckOptions options_;
@@ -56,7 +57,7 @@ class SeedMatchCheck final : public Check {
  public:
   explicit SeedMatchCheck(CheckOptions options) : options_(std::move(options)) {}
   std::string name() const override { return "seed-match"; }
-  Verdict check(const Item& item) const override;
+  ItemVerdict check(const Item& item) const override;
 
  private:
   CheckOptions options_;
@@ -71,11 +72,18 @@ std::string normalize_answer(const std::string& s);
 // A program's printed output judged against a written answer: no extraction.
 equiv::Verdict judge_output(const std::string& gold, const std::string& output, const equiv::Policy& domain_policy);
 
+// "execution" or "seed-match"; null for another name (agreement: make_agreement_check).
 std::unique_ptr<Check> make_check(const std::string& kind, CheckOptions options);
+
+// Judges an executed item and applies the verdict: accepted with its answer,
+// or rejected with the reason; pass rate, difficulty and per-sample agreement
+// are recorded either way. Items in any other state are left untouched
+// (rejected upstream: their reason stays).
+void verify_item(const Check& check, Item& item);
 
 // The execution criteria every accepted item meets (successful, deterministic,
 // non-empty, well-formed, not the seed's own answer); false with the verdict
 // filled when one fails.
-bool execution_criteria(const Item& item, const CheckOptions& options, Verdict& v);
+bool execution_criteria(const Item& item, const CheckOptions& options, ItemVerdict& v);
 
 }  // namespace vf

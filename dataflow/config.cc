@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
+#include <type_traits>
 
 #include <toml++/toml.h>
 
@@ -36,6 +39,7 @@ struct Value {
 struct Field {
   std::string key;
   Kind kind;
+  KeyEffect effect;
   std::string description;
   int64_t min = 0;  // for integers
   int64_t max = INT64_MAX;
@@ -56,186 +60,183 @@ std::string join(const std::vector<std::string>& v) {
   return out + "]";
 }
 
-#define VF_INT(KEY, MEMBER, MIN, MAX, DESC)                                                      \
-  Field {                                                                                        \
-    KEY, Kind::kInt, DESC, MIN, MAX,                                                             \
-        [](JobConfig& c, const Value& v) { c.MEMBER = static_cast<decltype(c.MEMBER)>(v.i); }, \
-        [](const JobConfig& c) { return str(c.MEMBER); }                                         \
-  }
+template <class T>
+constexpr Kind kind_of() {
+  if constexpr (std::is_same_v<T, bool>) return Kind::kBool;
+  else if constexpr (std::is_integral_v<T>) return Kind::kInt;
+  else if constexpr (std::is_floating_point_v<T>) return Kind::kNumber;
+  else if constexpr (std::is_same_v<T, std::string>) return Kind::kString;
+  else return Kind::kStringList;
+}
 
-#define VF_NUM(KEY, MEMBER, DESC)                                                       \
-  Field {                                                                               \
-    KEY, Kind::kNumber, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.d; }, \
-        [](const JobConfig& c) { return str(c.MEMBER); }                                \
-  }
-
-#define VF_STR(KEY, MEMBER, DESC)                                                       \
-  Field {                                                                               \
-    KEY, Kind::kString, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.s; }, \
-        [](const JobConfig& c) { return c.MEMBER; }                                     \
-  }
-#define VF_BOOL(KEY, MEMBER, DESC)                                                      \
-  Field {                                                                               \
-    KEY, Kind::kBool, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.b; }, \
-        [](const JobConfig& c) { return std::string(c.MEMBER ? "true" : "false"); }    \
-  }
-#define VF_LIST(KEY, MEMBER, DESC)                                                            \
-  Field {                                                                                     \
-    KEY, Kind::kStringList, DESC, 0, 0, [](JobConfig& c, const Value& v) { c.MEMBER = v.list; }, \
-        [](const JobConfig& c) { return join(c.MEMBER); }                                     \
-  }
-
-const std::vector<Field>& fields() {
-  static const std::vector<Field> f = {
-      {"name", Kind::kString, "Job name, written into outputs and job metadata.", 0, 0,
-       [](JobConfig& c, const Value& v) { c.name = v.s; }, [](const JobConfig& c) { return c.name; }},
-      {"seeds", Kind::kStringList,
-       "Seed files or folders (Loong format: JSON array or JSON Lines). Relative paths in a config file are "
-       "relative to that file.",
-       0, 0, [](JobConfig& c, const Value& v) { c.seeds = v.list; },
-       [](const JobConfig& c) { return join(c.seeds); }},
-      VF_INT("target_accepted", target_accepted, 1, INT64_MAX, "Accepted items the job produces, then stops."),
-      VF_INT("max_generated", max_generated, 0, INT64_MAX,
-             "Stop after this many generated items even if the target is not met (0: 20 x target_accepted)."),
-      VF_INT("random_seed", random_seed, 0, INT64_MAX,
-             "Seed of the generator's random choices; same seed, same items."),
-      {"skip_invalid_seeds", Kind::kBool, "Skip invalid seed items (reported) instead of refusing to start.", 0, 0,
-       [](JobConfig& c, const Value& v) { c.skip_invalid_seeds = v.b; },
-       [](const JobConfig& c) { return std::string(c.skip_invalid_seeds ? "true" : "false"); }},
-      {"out_dir", Kind::kString, "Output folder (the --out option takes precedence).", 0, 0,
-       [](JobConfig& c, const Value& v) { c.out_dir = v.s; }, [](const JobConfig& c) { return c.out_dir; }},
-      {"generator.kind", Kind::kString, "Generator: \"variant\" (offline constant variants of seeds).", 0, 0,
-       [](JobConfig& c, const Value& v) { c.generator = v.s; }, [](const JobConfig& c) { return c.generator; }},
-      VF_INT("generator.attempts_per_slot", attempts_per_slot, 1, 1000,
-             "Tries per seed turn before the variant generator moves on when it repeats a question."),
-      VF_INT("generator.examples", generator_examples, 1, 32, "LLM generators: seed examples per request (k)."),
-      VF_STR("generator.prompt", generator_prompt,
-             "LLM generators: prompt template file (relative to the config); empty: the built-in template "
-             "(configs/prompts/ holds editable copies)."),
-      VF_NUM("generator.temperature", generator_temperature, "LLM generators: sampling temperature."),
-      VF_NUM("generator.top_p", generator_top_p, "LLM generators: nucleus sampling top_p."),
-      VF_LIST("generator.stop", generator_stop, "LLM generators: stop sequences."),
-      VF_INT("generator.max_tokens", generator_max_tokens, 16, 1 << 20, "LLM generators: max_tokens per reply."),
-      VF_NUM("generator.similarity_threshold", similarity_threshold,
-             "LLM generators: reject a new question whose ROUGE-L against the seeds or an earlier generated "
-             "question reaches this (Self-Instruct uses 0.7); 0: off."),
-      VF_BOOL("solver.enabled", solver_enabled,
-              "Solve every executed item by chain of thought and accept by agreement (always on with an LLM "
-              "generator)."),
-      VF_INT("solver.samples", solver_samples, 1, 64, "Chain-of-thought samples per item (k); the pass rate is over k."),
-      VF_BOOL("solver.use_n", solver_use_n, "Ask for the k samples in one request (n = k); off: k requests."),
-      VF_STR("solver.prompt", solver_prompt, "Solver prompt template file; empty: built-in."),
-      VF_LIST("solver.system_prompts", solver_system_prompts,
-              "System prompt files; one is sampled per request for variety; empty: the built-in ones."),
-      VF_NUM("solver.temperature", solver_temperature, "Solver sampling temperature."),
-      VF_NUM("solver.top_p", solver_top_p, "Solver nucleus sampling top_p."),
-      VF_LIST("solver.stop", solver_stop, "Solver stop sequences."),
-      VF_INT("solver.max_tokens", solver_max_tokens, 16, 1 << 20, "Solver max_tokens per sample."),
-      VF_STR("solver.extract_fallback", extract_fallback,
-             "A response without \\boxed{} or 'final answer': none (no answer), last-line, whole."),
-      VF_STR("verifier.agreement", agreement,
-             "\"majority\": accept when the code's answer equals the solvers' majority answer; \"any\": when "
-             "at least one sample agrees."),
-      VF_BOOL("verifier.drop_all_solved", drop_all_solved,
-              "Reject items every sample solves (too easy; no RL signal). Off: keep them, tagged easy."),
-      VF_BOOL("verifier.drop_none_solved", drop_none_solved,
-              "Reject items no sample solves (zero advantage). Off: keep them, tagged unsolved."),
-      VF_INT("model.max_attempts", model_max_attempts, 1, 100, "Attempts per model call, the first included."),
-      VF_NUM("model.backoff_base_s", model_backoff_base_s, "First retry delay; doubles per attempt, with jitter."),
-      VF_NUM("model.backoff_max_s", model_backoff_max_s, "Longest retry delay (Retry-After may ask for more)."),
-      VF_INT("pipeline.llm_credits", llm_credits, 1, 1 << 20,
-             "Items an LLM stage may hold; bounds requests in flight together with each endpoint's max_in_flight."),
-      {"executor.python", Kind::kString,
-       "Interpreter for rationale code (Debian's /usr/bin/python3 sees the python3-* packages).", 0, 0,
-       [](JobConfig& c, const Value& v) { c.python = v.s; }, [](const JobConfig& c) { return c.python; }},
-      VF_INT("executor.workers", executor_workers, 0, 1024, "Snippets run at once (0: one per core)."),
-      {"executor.timeout_s", Kind::kNumber, "Wall-clock limit per snippet run, in seconds.", 0, 0,
-       [](JobConfig& c, const Value& v) { c.timeout_s = v.d; }, [](const JobConfig& c) { return str(c.timeout_s); }},
-      VF_INT("executor.memory_mb", memory_mb, 64, 1 << 20, "Address-space limit per snippet, in MiB."),
-      VF_INT("executor.max_output_bytes", max_output_bytes, 1, 1LL << 30, "Largest stdout a snippet may print."),
-      VF_INT("executor.runs", runs_per_item, 1, 8,
-             "Runs per item; answers must agree across runs (2 detects non-determinism)."),
-      VF_INT("executor.cpu_s", cpu_seconds, 0, 86400, "CPU-time limit per snippet run, in seconds (0: timeout_s + 1)."),
-      VF_INT("executor.max_file_mb", max_file_mb, 1, 1 << 20, "Largest file a snippet may write, in MiB."),
-      {"sandbox.mode", Kind::kString,
-       "\"fork-server\": contained fork servers that pre-import modules (default); \"fresh-interpreter\": "
-       "one new interpreter per snippet, no namespaces (the slow baseline).",
-       0, 0, [](JobConfig& c, const Value& v) { c.sandbox_mode = v.s; }, [](const JobConfig& c) { return c.sandbox_mode; }},
-      {"sandbox.contain", Kind::kBool,
-       "Namespaces (no network, read-only filesystem, private /tmp, own PID space) and an unprivileged uid per "
-       "worker; needs root. Off: rlimits and process groups only.",
-       0, 0, [](JobConfig& c, const Value& v) { c.contain = v.b; },
-       [](const JobConfig& c) { return std::string(c.contain ? "true" : "false"); }},
-      {"sandbox.preimport", Kind::kStringList,
-       "Modules every fork server imports once, besides those the seeds declare in required_dependencies.", 0, 0,
-       [](JobConfig& c, const Value& v) { c.preimport = v.list; }, [](const JobConfig& c) { return join(c.preimport); }},
-      {"sandbox.import_aliases", Kind::kStringList,
-       "\"name=installed\": `import name` loads `installed` (Debian's pycryptodome is Cryptodome, seeds import Crypto).",
-       0, 0, [](JobConfig& c, const Value& v) { c.import_aliases = v.list; },
-       [](const JobConfig& c) { return join(c.import_aliases); }},
-      {"sandbox.distribution_modules", Kind::kStringList,
-       "\"distribution=module\" entries that map required_dependencies to import names, on top of the built-in "
-       "ones (pycryptodome=Crypto, python-constraint=constraint, scikit-learn=sklearn, ...).",
-       0, 0, [](JobConfig& c, const Value& v) { c.distribution_modules = v.list; },
-       [](const JobConfig& c) { return join(c.distribution_modules); }},
-      VF_INT("sandbox.max_processes", max_processes, 1, 1 << 20, "Processes and threads one snippet may have."),
-      VF_INT("sandbox.uid_base", uid_base, 1000, 1 << 30,
-             "Snippets of fork server i run as uid_base + i (unused uids; each worker has its own)."),
-      VF_INT("sandbox.tmp_mb", tmp_mb, 16, 1 << 20, "Size of each fork server's private /tmp, in MiB."),
-      VF_INT("verifier.max_answer_chars", max_answer_chars, 1, 1 << 24,
-             "Longest answer the verifier accepts as well-formed."),
-      VF_NUM("equivalence.float_noise_rel", equiv_float_noise_rel,
-             "Relative difference allowed between an exact gold (integer, fraction) and a float-printed "
-             "prediction: 299.999999999999 equals 300, 41.999 does not equal 42."),
-      VF_NUM("equivalence.symbolic_rel", equiv_symbolic_rel,
-             "Relative difference allowed between a symbolic gold (pi, sqrt(2)) and a decimal prediction."),
-      VF_NUM("equivalence.exact_rel", equiv_exact_rel,
-             "Relative difference below which two exact forms evaluated numerically are the same number."),
-      {"equivalence.integer_gold", Kind::kString,
-       "\"exact\": an integer gold means exactly that integer; \"significant-figures\": \"51\" means 51 to two "
-       "significant figures (physics, chemistry). Decimal golds always accept values that round to them.",
-       0, 0, [](JobConfig& c, const Value& v) { c.equiv_integer_gold = v.s; },
-       [](const JobConfig& c) { return c.equiv_integer_gold; }},
-      {"equivalence.percent_as_fraction", Kind::kBool, "A percentage gold (25%) also accepts its fraction (0.25).",
-       0, 0, [](JobConfig& c, const Value& v) { c.equiv_percent_as_fraction = v.b; },
-       [](const JobConfig& c) { return std::string(c.equiv_percent_as_fraction ? "true" : "false"); }},
-      {"equivalence.require_units", Kind::kBool,
-       "A gold with a unit (51 atm) needs a prediction with a compatible unit; off: a bare number is compared.", 0, 0,
-       [](JobConfig& c, const Value& v) { c.equiv_require_units = v.b; },
-       [](const JobConfig& c) { return std::string(c.equiv_require_units ? "true" : "false"); }},
-      {"equivalence.domains", Kind::kStringList,
-       "Per-domain policies, matched to metadata.domain case-insensitively: "
-       "\"Physics: integer_gold=significant-figures, symbolic_rel=1e-3\".",
-       0, 0, [](JobConfig& c, const Value& v) { c.equiv_domains = v.list; },
-       [](const JobConfig& c) { return join(c.equiv_domains); }},
-      VF_INT("pipeline.executor_credits", executor_credits, 1, 1 << 20,
-             "Items the executor stage may hold (credit granted to the generator)."),
-      VF_INT("pipeline.verifier_credits", verifier_credits, 1, 1 << 20,
-             "Items the verifier stage may hold (credit granted to the executor stage)."),
-      VF_INT("pipeline.writer_credits", writer_credits, 1, 1 << 20,
-             "Items the writer may hold (credit granted to the verifier)."),
-      VF_INT("pipeline.batch_size", batch_size, 1, 4096, "Most items per message between stages."),
-      VF_BOOL("checkpoint.log", checkpoint_log,
-              "Log every stage result to DIR/db before it moves on, so a killed job resumes without losing or "
-              "repeating work. false: only the writer's progress is kept and the job cannot resume (a benchmark "
-              "baseline)."),
-      VF_STR("checkpoint.sync", checkpoint_sync,
-             "When a log write is durable: \"batch\" (fsync every write batch before its items move on; safe "
-             "against a machine crash), \"interval\" (group commit: fsync every checkpoint.sync_interval_ms; a "
-             "machine crash loses at most that interval, a process crash nothing), \"none\" (the OS decides; safe "
-             "against a process crash only)."),
-      VF_INT("checkpoint.sync_interval_ms", checkpoint_sync_interval_ms, 1, 60000,
-             "Group-commit interval of checkpoint.sync = \"interval\"."),
-      VF_BOOL("writer.curriculum", curriculum,
-              "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
-              "domains interleaved round-robin (every batch mixes domains evenly)."),
-      VF_INT("writer.delay_ms", writer_delay_ms, 0, 60000,
-             "Testing knob: sleep this long per written item (shows backpressure)."),
-      VF_INT("progress_interval_ms", progress_interval_ms, 50, 3600000, "How often the progress line refreshes."),
+// One schema row: `access` names the member the key sets (config.SECTION.member).
+template <class Access>
+Field field(std::string key, KeyEffect effect, Access access, std::string description, int64_t min = 0,
+            int64_t max = INT64_MAX) {
+  using T = std::remove_reference_t<decltype(access(std::declval<JobConfig&>()))>;
+  Field f{std::move(key), kind_of<T>(), effect, std::move(description), min, max, {}, {}};
+  f.set = [access](JobConfig& c, const Value& v) {
+    auto& m = access(c);
+    if constexpr (std::is_same_v<T, bool>) m = v.b;
+    else if constexpr (std::is_integral_v<T>) m = static_cast<T>(v.i);
+    else if constexpr (std::is_floating_point_v<T>) m = v.d;
+    else if constexpr (std::is_same_v<T, std::string>) m = v.s;
+    else m = v.list;
+  };
+  f.get = [access](const JobConfig& c) -> std::string {
+    const auto& m = access(const_cast<JobConfig&>(c));
+    if constexpr (std::is_same_v<T, bool>) return m ? "true" : "false";
+    else if constexpr (std::is_same_v<T, std::string>) return m;
+    else if constexpr (std::is_same_v<T, std::vector<std::string>>) return join(m);
+    else return str(m);
   };
   return f;
 }
-#undef VF_INT
+
+#define VF_KEY(MEMBER) [](JobConfig& c) -> auto& { return c.MEMBER; }
+constexpr KeyEffect R = KeyEffect::kResults;
+constexpr KeyEffect O = KeyEffect::kOperational;
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = {
+      field("name", R, VF_KEY(job.name), "Job name, written into outputs and job metadata."),
+      field("seeds", R, VF_KEY(job.seeds),
+            "Seed files or folders (Loong format: JSON array or JSON Lines). Relative paths in a config file are "
+            "relative to that file."),
+      field("target_accepted", R, VF_KEY(job.target_accepted), "Accepted items the job produces, then stops.", 1),
+      field("max_generated", R, VF_KEY(job.max_generated),
+            "Stop after this many generated items even if the target is not met (0: 20 x target_accepted)."),
+      field("random_seed", R, VF_KEY(job.random_seed), "Seed of the generator's random choices; same seed, same items."),
+      field("skip_invalid_seeds", R, VF_KEY(job.skip_invalid_seeds),
+            "Skip invalid seed items (reported) instead of refusing to start."),
+      field("out_dir", O, VF_KEY(job.out_dir), "Output folder (the --out option takes precedence)."),
+      field("progress_interval_ms", O, VF_KEY(job.progress_interval_ms), "How often the progress line refreshes.", 50,
+            3600000),
+      field("generator.kind", R, VF_KEY(generator.kind),
+            "Generator: \"variant\" (offline constant variants of seeds), \"few-shot\", \"self-instruct\", "
+            "\"evol-instruct\" (an LLM writes new problems)."),
+      field("generator.attempts_per_slot", R, VF_KEY(generator.attempts_per_slot),
+            "Tries per seed turn before the variant generator moves on when it repeats a question.", 1, 1000),
+      field("generator.examples", R, VF_KEY(generator.examples), "LLM generators: seed examples per request (k).", 1, 32),
+      field("generator.prompt", R, VF_KEY(generator.prompt),
+            "LLM generators: prompt template file (relative to the config); empty: the built-in template "
+            "(configs/prompts/ holds editable copies)."),
+      field("generator.temperature", R, VF_KEY(generator.temperature), "LLM generators: sampling temperature."),
+      field("generator.top_p", R, VF_KEY(generator.top_p), "LLM generators: nucleus sampling top_p.", 1),
+      field("generator.stop", R, VF_KEY(generator.stop), "LLM generators: stop sequences."),
+      field("generator.max_tokens", R, VF_KEY(generator.max_tokens), "LLM generators: max_tokens per reply.", 16,
+            1 << 20),
+      field("generator.similarity_threshold", R, VF_KEY(generator.similarity_threshold),
+            "LLM generators: reject a new question whose ROUGE-L against the seeds or an earlier generated "
+            "question reaches this (Self-Instruct uses 0.7); 0: off."),
+      field("solver.enabled", R, VF_KEY(solver.enabled),
+            "Solve every executed item by chain of thought and accept by agreement (always on with an LLM "
+            "generator)."),
+      field("solver.samples", R, VF_KEY(solver.samples),
+            "Chain-of-thought samples per item (k); the pass rate is over k.", 1, 64),
+      field("solver.use_n", R, VF_KEY(solver.use_n), "Ask for the k samples in one request (n = k); off: k requests."),
+      field("solver.prompt", R, VF_KEY(solver.prompt), "Solver prompt template file; empty: built-in."),
+      field("solver.system_prompts", R, VF_KEY(solver.system_prompts),
+            "System prompt files; one is sampled per request for variety; empty: the built-in ones."),
+      field("solver.temperature", R, VF_KEY(solver.temperature), "Solver sampling temperature."),
+      field("solver.top_p", R, VF_KEY(solver.top_p), "Solver nucleus sampling top_p.", 1),
+      field("solver.stop", R, VF_KEY(solver.stop), "Solver stop sequences."),
+      field("solver.max_tokens", R, VF_KEY(solver.max_tokens), "Solver max_tokens per sample.", 16, 1 << 20),
+      field("solver.extract_fallback", R, VF_KEY(solver.extract_fallback),
+            "A response without \\boxed{} or 'final answer': none (no answer), last-line, whole."),
+      field("verifier.agreement", R, VF_KEY(verifier.agreement),
+            "\"majority\": accept when the code's answer equals the solvers' majority answer; \"any\": when at "
+            "least one sample agrees."),
+      field("verifier.drop_all_solved", R, VF_KEY(verifier.drop_all_solved),
+            "Reject items every sample solves (too easy; no RL signal). Off: keep them, tagged easy."),
+      field("verifier.drop_none_solved", R, VF_KEY(verifier.drop_none_solved),
+            "Reject items no sample solves (zero advantage). Off: keep them, tagged unsolved."),
+      field("verifier.max_answer_chars", R, VF_KEY(verifier.max_answer_chars),
+            "Longest answer the verifier accepts as well-formed.", 1, 1 << 24),
+      field("model.max_attempts", R, VF_KEY(model.max_attempts), "Attempts per model call, the first included.", 1, 100),
+      field("model.backoff_base_s", R, VF_KEY(model.backoff_base_s), "First retry delay; doubles per attempt, with jitter."),
+      field("model.backoff_max_s", R, VF_KEY(model.backoff_max_s),
+            "Longest retry delay (Retry-After may ask for more).", 1),
+      field("executor.python", R, VF_KEY(executor.python),
+            "Interpreter for rationale code (Debian's /usr/bin/python3 sees the python3-* packages)."),
+      field("executor.workers", O, VF_KEY(executor.workers), "Snippets run at once (0: one per core).", 0, 1024),
+      field("executor.timeout_s", R, VF_KEY(executor.timeout_s), "Wall-clock limit per snippet run, in seconds.", 1),
+      field("executor.memory_mb", R, VF_KEY(executor.memory_mb), "Address-space limit per snippet, in MiB.", 64, 1 << 20),
+      field("executor.max_output_bytes", R, VF_KEY(executor.max_output_bytes), "Largest stdout a snippet may print.", 1,
+            1LL << 30),
+      field("executor.runs", R, VF_KEY(executor.runs),
+            "Runs per item; answers must agree across runs (2 detects non-determinism).", 1, 8),
+      field("executor.cpu_s", R, VF_KEY(executor.cpu_s),
+            "CPU-time limit per snippet run, in seconds (0: timeout_s + 1).", 0, 86400),
+      field("executor.max_file_mb", R, VF_KEY(executor.max_file_mb), "Largest file a snippet may write, in MiB.", 1,
+            1 << 20),
+      field("sandbox.mode", R, VF_KEY(sandbox.mode),
+            "\"fork-server\": contained fork servers that pre-import modules (default); \"fresh-interpreter\": "
+            "one new interpreter per snippet, no namespaces (the slow baseline)."),
+      field("sandbox.contain", R, VF_KEY(sandbox.contain),
+            "Namespaces (no network, read-only filesystem, private /tmp, own PID space) and an unprivileged uid per "
+            "worker; needs root. Off: rlimits and process groups only."),
+      field("sandbox.preimport", R, VF_KEY(sandbox.preimport),
+            "Modules every fork server imports once, besides those the seeds declare in required_dependencies."),
+      field("sandbox.import_aliases", R, VF_KEY(sandbox.import_aliases),
+            "\"name=installed\": `import name` loads `installed` (Debian's pycryptodome is Cryptodome, seeds import "
+            "Crypto)."),
+      field("sandbox.distribution_modules", R, VF_KEY(sandbox.distribution_modules),
+            "\"distribution=module\" entries that map required_dependencies to import names, on top of the "
+            "built-in ones (pycryptodome=Crypto, python-constraint=constraint, scikit-learn=sklearn, ...)."),
+      field("sandbox.max_processes", R, VF_KEY(sandbox.max_processes), "Processes and threads one snippet may have.", 1,
+            1 << 20),
+      field("sandbox.uid_base", O, VF_KEY(sandbox.uid_base),
+            "Snippets of fork server i run as uid_base + i (unused uids; each worker has its own).", 1000, 1 << 30),
+      field("sandbox.tmp_mb", R, VF_KEY(sandbox.tmp_mb), "Size of each fork server's private /tmp, in MiB.", 16,
+            1 << 20),
+      field("equivalence.float_noise_rel", R, VF_KEY(equivalence.float_noise_rel),
+            "Relative difference allowed between an exact gold (integer, fraction) and a float-printed "
+            "prediction: 299.999999999999 equals 300, 41.999 does not equal 42."),
+      field("equivalence.symbolic_rel", R, VF_KEY(equivalence.symbolic_rel),
+            "Relative difference allowed between a symbolic gold (pi, sqrt(2)) and a decimal prediction."),
+      field("equivalence.exact_rel", R, VF_KEY(equivalence.exact_rel),
+            "Relative difference below which two exact forms evaluated numerically are the same number."),
+      field("equivalence.integer_gold", R, VF_KEY(equivalence.integer_gold),
+            "\"exact\": an integer gold means exactly that integer; \"significant-figures\": \"51\" means 51 to "
+            "two significant figures (physics, chemistry). Decimal golds always accept values that round to them."),
+      field("equivalence.percent_as_fraction", R, VF_KEY(equivalence.percent_as_fraction),
+            "A percentage gold (25%) also accepts its fraction (0.25)."),
+      field("equivalence.require_units", R, VF_KEY(equivalence.require_units),
+            "A gold with a unit (51 atm) needs a prediction with a compatible unit; off: a bare number is compared."),
+      field("equivalence.domains", R, VF_KEY(equivalence.domains),
+            "Per-domain policies, matched to metadata.domain case-insensitively: "
+            "\"Physics: integer_gold=significant-figures, symbolic_rel=1e-3\"."),
+      field("pipeline.executor_credits", O, VF_KEY(pipeline.executor_credits),
+            "Items the executor stage may hold (credit granted to the stage before it).", 1, 1 << 20),
+      field("pipeline.verifier_credits", O, VF_KEY(pipeline.verifier_credits),
+            "Items the verifier stage may hold (credit granted to the stage before it).", 1, 1 << 20),
+      field("pipeline.writer_credits", O, VF_KEY(pipeline.writer_credits),
+            "Items the writer may hold (credit granted to the verifier).", 1, 1 << 20),
+      field("pipeline.llm_credits", O, VF_KEY(pipeline.llm_credits),
+            "Items an LLM stage may hold; bounds requests in flight together with each endpoint's max_in_flight.", 1,
+            1 << 20),
+      field("pipeline.batch_size", O, VF_KEY(pipeline.batch_size), "Most items per message between stages.", 1, 4096),
+      field("checkpoint.log", R, VF_KEY(checkpoint.log),
+            "Log every stage result to DIR/db before it moves on, so a killed job resumes without losing or "
+            "repeating work. false: only the writer's progress is kept and the job cannot resume (a benchmark "
+            "baseline)."),
+      field("checkpoint.sync", O, VF_KEY(checkpoint.sync),
+            "When a log write is durable: \"batch\" (fsync every write batch before its items move on; safe "
+            "against a machine crash), \"interval\" (fsync every checkpoint.sync_interval_ms; a machine crash "
+            "loses at most that interval, a process crash nothing), \"none\" (the OS decides; safe against a "
+            "process crash only)."),
+      field("checkpoint.sync_interval_ms", O, VF_KEY(checkpoint.sync_interval_ms),
+            "Interval of checkpoint.sync = \"interval\".", 1, 60000),
+      field("writer.curriculum", R, VF_KEY(writer.curriculum),
+            "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
+            "domains interleaved round-robin (every batch mixes domains evenly)."),
+      field("writer.delay_ms", O, VF_KEY(writer.delay_ms),
+            "Testing knob: sleep this long per written item (shows backpressure).", 0, 60000),
+  };
+  return f;
+}
+#undef VF_KEY
 
 std::string suggestion(const std::string& key) {
   // Closest known key by edit distance, for typos.
@@ -287,7 +288,9 @@ std::string convert(const Field& f, const toml::node& n, Value& v) {
       if (n.is_integer()) v.d = static_cast<double>(n.as_integer()->get());
       else if (n.is_floating_point()) v.d = n.as_floating_point()->get();
       else return wrong();
-      if (!(v.d > 0)) return "must be positive, got " + str(v.d);
+      // Numbers are never negative; min = 1 marks those that must be positive.
+      if (f.min > 0 && !(v.d > 0)) return "must be positive, got " + str(v.d);
+      if (!(v.d >= 0)) return "must not be negative, got " + str(v.d);
       return {};
     case Kind::kBool:
       if (!n.is_boolean()) return wrong();
@@ -390,137 +393,164 @@ const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = [] {
     std::vector<ConfigKey> out;
     JobConfig defaults;
-    for (const auto& f : fields()) out.push_back({f.key, kind_name(f.kind), f.get(defaults), f.description});
+    for (const auto& f : fields())
+      out.push_back({f.key, kind_name(f.kind), f.get(defaults), f.description, f.effect});
     return out;
   }();
   return keys;
 }
 
-Expected<JobConfig> load_config(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+// Cross-key rules, after every value is in.
+Status validate(const JobConfig& c) {
+  if (c.sandbox.mode != "fork-server" && c.sandbox.mode != "fresh-interpreter")
+    return invalid_input("key 'sandbox.mode': unknown mode '" + c.sandbox.mode +
+                         "' (available: fork-server, fresh-interpreter)");
+  for (const auto* list : {&c.sandbox.import_aliases, &c.sandbox.distribution_modules})
+    for (const auto& entry : *list)
+      if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
+        return invalid_input("'" + entry + "': expected name=module in sandbox." +
+                             std::string(list == &c.sandbox.import_aliases ? "import_aliases" : "distribution_modules"));
+  if (c.checkpoint.sync != "batch" && c.checkpoint.sync != "interval" && c.checkpoint.sync != "none")
+    return invalid_input("key 'checkpoint.sync': must be batch, interval or none, got '" + c.checkpoint.sync + "'");
+  static const std::vector<std::string> kGenerators = {"variant", "few-shot", "self-instruct", "evol-instruct"};
+  if (std::find(kGenerators.begin(), kGenerators.end(), c.generator.kind) == kGenerators.end())
+    return invalid_input("key 'generator.kind': unknown generator '" + c.generator.kind +
+                         "' (available: variant, few-shot, self-instruct, evol-instruct)");
+  if (!(c.generator.similarity_threshold >= 0 && c.generator.similarity_threshold <= 1))
+    return invalid_input("key 'generator.similarity_threshold': must be in [0, 1]");
+  if (c.verifier.agreement != "majority" && c.verifier.agreement != "any")
+    return invalid_input("key 'verifier.agreement': must be majority or any, got '" + c.verifier.agreement + "'");
+  if (c.solver.extract_fallback != "none" && c.solver.extract_fallback != "last-line" &&
+      c.solver.extract_fallback != "whole")
+    return invalid_input("key 'solver.extract_fallback': must be none, last-line or whole, got '" +
+                         c.solver.extract_fallback + "'");
+  auto has_role = [&](const char* role) {
+    for (const auto& e : c.endpoints)
+      if (e.role == role || e.role == "both") return true;
+    return false;
+  };
+  if (c.generator.uses_model() && !has_role("generator"))
+    return invalid_input("generator.kind = \"" + c.generator.kind +
+                         "\" needs an [[endpoints]] table with role \"generator\" or \"both\"");
+  if (c.solves() && !has_role("solver"))
+    return invalid_input("the solver stage needs an [[endpoints]] table with role \"solver\" or \"both\"");
+  if (auto p = equivalence_policies(c.equivalence); !p) return p.failure();
+  return {};
+}
+
+}  // namespace
+
+Expected<JobConfig> parse_config(std::string_view text, const std::string& origin, const std::string& base_dir,
+                                 const std::vector<std::string>& overrides) {
   JobConfig c;
-  if (!path.empty()) {
+  if (!text.empty()) {
     toml::table doc;
     try {
-      doc = toml::parse_file(path);
+      doc = toml::parse(text, origin);
     } catch (const toml::parse_error& e) {
       const auto& where = e.source().begin;
-      return Error{path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
-                   std::string(e.description())};
+      return invalid_input(origin + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                           std::string(e.description()));
     }
     if (auto* eps = doc.get("endpoints")) {
-      if (auto s = read_endpoints(path, *eps, c.endpoints); !s) return Error{s.error()};
+      if (auto s = read_endpoints(origin, *eps, c.endpoints); !s) return invalid_input(s.error());
       doc.erase("endpoints");
     }
     std::vector<std::pair<std::string, const toml::node*>> leaves;
     collect_leaves(doc, "", leaves);
     for (const auto& [key, node] : leaves) {
       const Field* f = find_field(key);
-      if (!f) return Error{path + ": unknown key '" + key + "'" + suggestion(key)};
+      if (!f) return invalid_input(origin + ": unknown key '" + key + "'" + suggestion(key));
       Value v;
       if (auto err = convert(*f, *node, v); !err.empty()) {
         auto line = node->source().begin.line;
-        return Error{path + ":" + std::to_string(line) + ": key '" + key + "': " + err};
+        return invalid_input(origin + ":" + std::to_string(line) + ": key '" + key + "': " + err);
       }
       f->set(c, v);
     }
-    std::string base = fs::path(path).parent_path().string();
-    for (auto& s : c.seeds) s = resolve(base.empty() ? "." : base, s);
-    for (auto* file : {&c.generator_prompt, &c.solver_prompt})
-      if (!file->empty()) *file = resolve(base.empty() ? "." : base, *file);
-    for (auto& s : c.solver_system_prompts) s = resolve(base.empty() ? "." : base, s);
-    if (!c.out_dir.empty()) c.out_dir = resolve(base.empty() ? "." : base, c.out_dir);
+    std::string base = base_dir.empty() ? "." : base_dir;
+    for (auto& s : c.job.seeds) s = resolve(base, s);
+    for (auto* file : {&c.generator.prompt, &c.solver.prompt})
+      if (!file->empty()) *file = resolve(base, *file);
+    for (auto& s : c.solver.system_prompts) s = resolve(base, s);
+    if (!c.job.out_dir.empty()) c.job.out_dir = resolve(base, c.job.out_dir);
   }
   for (const auto& o : overrides) {
     auto eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) return Error{"--set '" + o + "': expected key=value"};
-    std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+    if (eq == std::string::npos || eq == 0) return invalid_input("--set '" + o + "': expected key=value");
+    std::string key = o.substr(0, eq), value_text = o.substr(eq + 1);
     const Field* f = find_field(key);
-    if (!f) return Error{"--set: unknown key '" + key + "'" + suggestion(key)};
+    if (!f) return invalid_input("--set: unknown key '" + key + "'" + suggestion(key));
     // Values are TOML (5, 2.5, true, "x", ["a","b"]); bare words are strings.
     toml::table t;
     try {
-      t = toml::parse("v = " + text);
+      t = toml::parse("v = " + value_text);
     } catch (const toml::parse_error&) {
       t = toml::table{};
       if (f->kind == Kind::kStringList) {
         toml::array a;
-        std::stringstream ss(text);
+        std::stringstream ss(value_text);
         std::string part;
         while (std::getline(ss, part, ',')) a.push_back(part);
         t.insert("v", a);
       } else {
-        t.insert("v", text);
+        t.insert("v", value_text);
       }
     }
     Value v;
     if (auto err = convert(*f, *t.get("v"), v); !err.empty())
-      return Error{"--set " + key + "=" + text + ": " + err};
+      return invalid_input("--set " + key + "=" + value_text + ": " + err);
     f->set(c, v);
   }
-  if (c.sandbox_mode != "fork-server" && c.sandbox_mode != "fresh-interpreter")
-    return Error{"key 'sandbox.mode': unknown mode '" + c.sandbox_mode + "' (available: fork-server, fresh-interpreter)"};
-  for (const auto* list : {&c.import_aliases, &c.distribution_modules})
-    for (const auto& entry : *list)
-      if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
-        return Error{"'" + entry + "': expected name=module in sandbox." +
-                     std::string(list == &c.import_aliases ? "import_aliases" : "distribution_modules")};
-  if (c.checkpoint_sync != "batch" && c.checkpoint_sync != "interval" && c.checkpoint_sync != "none")
-    return Error{"key 'checkpoint.sync': must be batch, interval or none, got '" + c.checkpoint_sync + "'"};
-  static const std::vector<std::string> kGenerators = {"variant", "few-shot", "self-instruct", "evol-instruct"};
-  if (std::find(kGenerators.begin(), kGenerators.end(), c.generator) == kGenerators.end())
-    return Error{"key 'generator.kind': unknown generator '" + c.generator +
-                 "' (available: variant, few-shot, self-instruct, evol-instruct)"};
-  if (!(c.similarity_threshold >= 0 && c.similarity_threshold <= 1))
-    return Error{"key 'generator.similarity_threshold': must be in [0, 1]"};
-  if (c.agreement != "majority" && c.agreement != "any")
-    return Error{"key 'verifier.agreement': must be majority or any, got '" + c.agreement + "'"};
-  if (c.extract_fallback != "none" && c.extract_fallback != "last-line" && c.extract_fallback != "whole")
-    return Error{"key 'solver.extract_fallback': must be none, last-line or whole, got '" + c.extract_fallback + "'"};
-  bool llm = c.generator != "variant";
-  auto has_role = [&](const char* role) {
-    for (const auto& e : c.endpoints)
-      if (e.role == role || e.role == "both") return true;
-    return false;
-  };
-  if (llm && !has_role("generator"))
-    return Error{"generator.kind = \"" + c.generator + "\" needs an [[endpoints]] table with role \"generator\" or \"both\""};
-  if ((llm || c.solver_enabled) && !has_role("solver"))
-    return Error{"the solver stage needs an [[endpoints]] table with role \"solver\" or \"both\""};
-  if (auto p = equivalence_policies(c); !p) return Error{p.error()};
+  if (auto s = validate(c); !s) return s.failure();
   return c;
 }
 
-Expected<equiv::PolicySet> equivalence_policies(const JobConfig& c) {
+Expected<JobConfig> load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return parse_config("", "", "", overrides);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return invalid_input(path + ": cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string contents = text.str();
+  if (contents.find_first_not_of(" \t\r\n") == std::string::npos) contents.clear();
+  // An empty file is a config with every default.
+  return parse_config(contents, path, fs::path(path).parent_path().string(), overrides);
+}
+
+Expected<equiv::PolicySet> equivalence_policies(const EquivalenceSection& e) {
   equiv::Policy base;
-  std::pair<const char*, double> numbers[] = {{"float_noise_rel", c.equiv_float_noise_rel},
-                                              {"symbolic_rel", c.equiv_symbolic_rel},
-                                              {"exact_rel", c.equiv_exact_rel}};
+  std::pair<const char*, double> numbers[] = {
+      {"float_noise_rel", e.float_noise_rel}, {"symbolic_rel", e.symbolic_rel}, {"exact_rel", e.exact_rel}};
   for (auto [key, value] : numbers) {
     if (!(value >= 0 && value < 1))
-      return Error{std::string("key 'equivalence.") + key + "': must be in [0, 1), got " + str(value)};
+      return invalid_input(std::string("key 'equivalence.") + key + "': must be in [0, 1), got " + str(value));
   }
-  base.float_noise_rel = c.equiv_float_noise_rel;
-  base.symbolic_rel = c.equiv_symbolic_rel;
-  base.exact_rel = c.equiv_exact_rel;
-  base.percent_as_fraction = c.equiv_percent_as_fraction;
-  base.require_units = c.equiv_require_units;
-  if (auto s = equiv::set_policy_field(base, "integer_gold", c.equiv_integer_gold); !s)
-    return Error{"key 'equivalence.integer_gold': " + s.error()};
+  base.float_noise_rel = e.float_noise_rel;
+  base.symbolic_rel = e.symbolic_rel;
+  base.exact_rel = e.exact_rel;
+  base.percent_as_fraction = e.percent_as_fraction;
+  base.require_units = e.require_units;
+  if (auto s = equiv::set_policy_field(base, "integer_gold", e.integer_gold); !s)
+    return invalid_input("key 'equivalence.integer_gold': " + s.error());
   equiv::PolicySet set(base);
-  for (const auto& rule : c.equiv_domains)
-    if (auto s = set.add_domain_rule(rule); !s) return Error{"key 'equivalence.domains': " + s.error()};
+  for (const auto& rule : e.domains)
+    if (auto s = set.add_domain_rule(rule); !s) return invalid_input("key 'equivalence.domains': " + s.error());
   return set;
 }
 
 std::string describe(const JobConfig& config) {
   std::string out;
   for (const auto& f : fields()) {
-    if (f.key == "out_dir" || f.key == "progress_interval_ms") continue;  // do not change results
+    if (f.key == "out_dir" || f.key == "progress_interval_ms") continue;  // where and how it reports, not what
     if (f.key == "seeds") {
       // The files, however the path was spelled (relative to another folder, or absolute).
       JobConfig canonical;
       std::error_code ec;
-      for (const auto& p : config.seeds) canonical.seeds.push_back(std::filesystem::weakly_canonical(p, ec).string());
+      for (const auto& p : config.job.seeds)
+        canonical.job.seeds.push_back(std::filesystem::weakly_canonical(p, ec).string());
       out += f.key + " = " + f.get(canonical) + "\n";
       continue;
     }
@@ -529,13 +559,9 @@ std::string describe(const JobConfig& config) {
   return out;
 }
 
-bool key_changes_results(const std::string& key) {
-  static const std::vector<std::string> kOperational = {
-      "pipeline.",          "executor.workers",          "checkpoint.sync", "checkpoint.sync_interval_ms",
-      "writer.delay_ms",    "progress_interval_ms",      "out_dir",         "sandbox.uid_base"};
-  for (const auto& k : kOperational)
-    if (key == k || (k.back() == '.' && key.rfind(k, 0) == 0)) return false;
-  return true;
+KeyEffect key_effect(const std::string& key) {
+  const Field* f = find_field(key);
+  return f ? f->effect : KeyEffect::kResults;
 }
 
 std::vector<std::string> config_differences(const std::string& logged, const std::string& current) {
@@ -555,13 +581,13 @@ std::vector<std::string> config_differences(const std::string& logged, const std
   auto a = parse(logged), b = parse(current);
   std::vector<std::string> diffs;
   for (const auto& [k, v] : b) {
-    if (!key_changes_results(k)) continue;
+    if (key_effect(k) != KeyEffect::kResults) continue;
     auto it = a.find(k);
     if (it == a.end()) diffs.push_back(k + ": (not in the logged config) -> '" + v + "'");
     else if (it->second != v) diffs.push_back(k + ": '" + it->second + "' -> '" + v + "'");
   }
   for (const auto& [k, v] : a)
-    if (key_changes_results(k) && !b.count(k)) diffs.push_back(k + ": '" + v + "' -> (no longer a key)");
+    if (key_effect(k) == KeyEffect::kResults && !b.count(k)) diffs.push_back(k + ": '" + v + "' -> (no longer a key)");
   return diffs;
 }
 

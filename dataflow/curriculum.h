@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 
 namespace vf {
 

@@ -2,6 +2,19 @@
 
 namespace vf {
 
+std::string_view to_string(ExecStatus s) {
+  switch (s) {
+    case ExecStatus::kOk: return "ok";
+    case ExecStatus::kError: return "error";
+    case ExecStatus::kTimeout: return "timeout";
+    case ExecStatus::kMissingDependency: return "missing-dependency";
+    case ExecStatus::kOutputTooLarge: return "output-too-large";
+    case ExecStatus::kKilledByLimit: return "killed-by-limit";
+    case ExecStatus::kSandboxFailure: return "sandbox-failure";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ItemState s) {
   switch (s) {
     case ItemState::kGenerated: return "generated";

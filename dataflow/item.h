@@ -36,17 +36,34 @@ struct Substitution {
   MSGPACK_DEFINE(from, to)
 };
 
-// Outcome of running rationale code once. Mirrors sandbox::RunStatus, kept as
-// an integer on the wire so the sandbox can grow categories without breaking
-// older peers.
+// How one run of rationale code ended. The values are the sandbox's
+// RunStatus (the executor worker converts; static_asserts keep them equal),
+// stored as an integer on the wire so the sandbox can grow categories
+// without breaking older peers.
+enum class ExecStatus : uint8_t {
+  kOk = 0,
+  kError = 1,
+  kTimeout = 2,
+  kMissingDependency = 3,
+  kOutputTooLarge = 4,
+  kKilledByLimit = 5,
+  kSandboxFailure = 6,
+};
+// "ok", "error", "timeout", "missing-dependency", "output-too-large",
+// "killed-by-limit", "sandbox-failure".
+std::string_view to_string(ExecStatus s);
+
+// Outcome of running rationale code once.
 struct Execution {
-  uint8_t status = 0;          // sandbox::RunStatus
+  uint8_t status = 0;          // ExecStatus
   int32_t exit_code = 0;
   std::string output;          // stdout, trimmed of trailing whitespace
   std::string error_tail;      // last lines of stderr
   std::string detail;          // e.g. missing module name, limit hit
   double wall_ms = 0;
   MSGPACK_DEFINE(status, exit_code, output, error_tail, detail, wall_ms)
+  ExecStatus exec_status() const { return static_cast<ExecStatus>(status); }
+  bool ok() const { return exec_status() == ExecStatus::kOk; }
 };
 
 // One chat message of a prompt an LLM stage sends for this item.

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 
 namespace vf {
 

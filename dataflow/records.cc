@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "dataflow/checks.h"
-#include "sandbox/executor.h"
 
 namespace vf {
 using nlohmann::json;
@@ -36,7 +35,7 @@ json substitutions_json(const Item& item) {
 json executions_json(const Item& item) {
   json runs = json::array();
   for (const auto& e : item.executions) {
-    json r = {{"status", sandbox::to_string(static_cast<sandbox::RunStatus>(e.status))},
+    json r = {{"status", to_string(e.exec_status())},
               {"exit_code", e.exit_code},
               {"wall_ms", e.wall_ms}};
     if (!e.output.empty()) r["output"] = e.output.substr(0, 2000);
@@ -168,7 +167,7 @@ json seed_check_record(const Item& item) {
   std::string output, detail;
   if (!item.executions.empty()) {
     const auto& e = item.executions.front();
-    status = std::string(sandbox::to_string(static_cast<sandbox::RunStatus>(e.status)));
+    status = std::string(to_string(e.exec_status()));
     output = e.output;
     detail = e.detail;
     if (detail.empty() && !e.error_tail.empty()) detail = e.error_tail;
@@ -225,9 +224,9 @@ void SeedCheckTally::add(const Item& item) {
   std::string status = "sandbox-failure";
   if (!item.executions.empty()) {
     const auto& e = item.executions.front();
-    status = std::string(sandbox::to_string(static_cast<sandbox::RunStatus>(e.status)));
-    if (e.status == static_cast<uint8_t>(sandbox::RunStatus::kOk)) ++d.executed_ok;
-    if (e.status == static_cast<uint8_t>(sandbox::RunStatus::kMissingDependency)) ++d.missing_modules[e.detail];
+    status = std::string(to_string(e.exec_status()));
+    if (e.ok()) ++d.executed_ok;
+    if (e.exec_status() == ExecStatus::kMissingDependency) ++d.missing_modules[e.detail];
   }
   ++d.statuses[status];
   if (item.reject_reason.empty()) ++d.matched;

@@ -10,15 +10,6 @@ namespace vf {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-uint64_t fnv1a64(const void* data, size_t size, uint64_t h) {
-  auto p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < size; ++i) {
-    h ^= p[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 std::string SeedProblem::to_string() const {
   std::ostringstream os;
   os << file << ":";
@@ -29,28 +20,33 @@ std::string SeedProblem::to_string() const {
   return os.str();
 }
 
-std::string collapse_whitespace(const std::string& s) {
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = !out.empty();
-    } else {
-      if (space) out.push_back(' ');
-      space = false;
-      out.push_back(c);
-    }
-  }
-  return out;
+std::map<std::string, std::string> default_distribution_modules() {
+  return {{"pycryptodome", "Crypto"},     {"pycryptodomex", "Cryptodome"},
+          {"python-constraint", "constraint"}, {"scikit-learn", "sklearn"},
+          {"beautifulsoup4", "bs4"},      {"pyyaml", "yaml"},
+          {"pillow", "PIL"},              {"opencv-python", "cv2"},
+          {"gurobi-machinelearning", "gurobi_ml"}, {"ipython", "IPython"},
+          {"quantlib", "QuantLib"},       {"quantlib-python", "QuantLib"},
+          {"z3-solver", "z3"},            {"rdkit-pypi", "rdkit"}};
 }
 
-std::vector<std::string> module_names(const std::vector<std::string>& deps) {
-  std::vector<std::string> out;
-  for (const auto& d : deps) {
-    size_t end = d.find_first_of("=<>!~[; ");
-    std::string name = d.substr(0, end);
-    if (!name.empty()) out.push_back(name);
+std::string module_for_distribution(const std::string& requirement, const DistributionModules& distribution_modules) {
+  size_t end = requirement.find_first_of("=<>!~[; ");
+  std::string name = requirement.substr(0, end);
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  for (const auto& [dist, module] : distribution_modules) {
+    std::string d = dist;
+    std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+    if (d == lower) return module;
   }
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map) {
+  std::vector<std::string> out;
+  for (const auto& d : seed.required_dependencies) out.push_back(module_for_distribution(d, map));
   return out;
 }
 

@@ -10,10 +10,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "base/text.h"
 
 namespace vf {
 
@@ -49,12 +52,15 @@ struct SeedSet {
 
 SeedSet load_seeds(const std::vector<std::string>& paths);
 
-// Top-level module names a seed declares ("sympy==1.13.3" -> "sympy").
-std::vector<std::string> module_names(const std::vector<std::string>& required_dependencies);
-
-// Trimmed, with every run of whitespace collapsed to one space.
-std::string collapse_whitespace(const std::string& s);
-
-uint64_t fnv1a64(const void* data, size_t size, uint64_t seed = 1469598103934665603ULL);
+// Python distribution names (as seeds declare them in required_dependencies)
+// to the names their modules are imported by.
+using DistributionModules = std::map<std::string, std::string>;
+// The built-in map ("pycryptodome" -> "Crypto", "scikit-learn" -> "sklearn", ...).
+DistributionModules default_distribution_modules();
+// Import name for a requirement ("pycryptodome==3.2" -> "Crypto",
+// "networkx==3.4" -> "networkx"; unknown names: '-' becomes '_').
+std::string module_for_distribution(const std::string& requirement, const DistributionModules& distribution_modules);
+// Import names of the modules a seed declares.
+std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map);
 
 }  // namespace vf

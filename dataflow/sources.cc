@@ -2,7 +2,7 @@
 
 #include <unordered_set>
 
-#include "sandbox/fork_server.h"
+#include "dataflow/checkpoint.h"
 #include "storage/codec.h"
 
 namespace vf {
@@ -16,12 +16,6 @@ Provenance provenance_of(const Seed& seed) {
   p.license = seed.license;
   if (auto it = seed.metadata.find("source"); it != seed.metadata.end()) p.source = it->dump();
   return p;
-}
-
-std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map) {
-  std::vector<std::string> out;
-  for (const auto& d : seed.required_dependencies) out.push_back(sandbox::module_for_distribution(d, map));
-  return out;
 }
 
 std::optional<Item> SeedSource::next() {
@@ -78,7 +72,7 @@ struct VariantProgress {
 }  // namespace
 
 Status ItemSource::bind(JobStore& store) {
-  auto logged = store.get_meta("source");
+  auto logged = store.get_meta(meta::kSource);
   if (!logged) return Error{logged.error()};
   if (logged.value()) {
     auto c = decode<SourceCheckpoint>(*logged.value(), "generator progress (m/source)");
@@ -98,7 +92,7 @@ Status ItemSource::bind(JobStore& store) {
 }
 
 void ItemSource::checkpoint(LogBatch& batch) {
-  batch.put_meta("source", encode(SourceCheckpoint{kind(), save_progress()}));
+  batch.put_meta(meta::kSource, encode(SourceCheckpoint{kind(), save_progress()}));
 }
 
 std::string SeedSource::save_progress() const { return encode(static_cast<uint64_t>(next_)); }

@@ -49,10 +49,6 @@ class ItemSource {
 
 Provenance provenance_of(const Seed& seed);
 
-// Import names of the modules a seed declares, through the distribution map
-// ("pycryptodome" -> "Crypto"; others: the name with '-' as '_').
-using DistributionModules = std::map<std::string, std::string>;
-std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map);
 
 class SeedSource final : public ItemSource {
  public:

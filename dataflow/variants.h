@@ -23,7 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 #include "dataflow/item.h"
 #include "dataflow/seeds.h"
 

@@ -19,8 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 #include "model/limits.h"
+#include "model/chat.h"
 #include "model/openai.h"
 
 namespace vf::model {
@@ -43,22 +44,6 @@ struct ClientOptions {
   int down_after_failures = 3;  // consecutive connection failures before an endpoint is skipped
   double down_seconds = 10;     // how long it is skipped before being tried again
   uint64_t random_seed = 1;     // jitter
-};
-
-struct ChatCall {
-  std::vector<ChatMessage> messages;
-  Sampling sampling;
-  std::string purpose;  // "generator", "solver": usage is totalled per purpose
-};
-
-struct ChatOutcome {
-  bool ok = false;
-  ChatCompletion completion;
-  std::string error;
-  int attempts = 0;
-  std::string endpoint;
-  std::string model;
-  double seconds = 0;  // from chat() to the callback
 };
 
 struct EndpointStats {

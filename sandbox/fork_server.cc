@@ -1,4 +1,5 @@
 #include "sandbox/fork_server.h"
+#include "sandbox/fresh_interpreter.h"
 
 #include "sandbox/run_queue.h"
 
@@ -390,7 +391,7 @@ void ForkServerPool::serve(Slot& slot) {
 
 Expected<std::unique_ptr<Executor>> make_executor(SandboxMode mode, const SandboxOptions& options) {
   if (mode == SandboxMode::kFreshInterpreter)
-    return std::unique_ptr<Executor>(new ExecutorPool({options.python, options.workers}));
+    return std::unique_ptr<Executor>(new FreshInterpreterExecutor({options.python, options.workers}));
   auto pool = ForkServerPool::start(options);
   if (!pool) return Error{pool.error()};
   return std::unique_ptr<Executor>(std::move(pool.value()));
@@ -399,30 +400,5 @@ Expected<std::unique_ptr<Executor>> make_executor(SandboxMode mode, const Sandbo
 // --- dependency names -------------------------------------------------------------
 
 std::map<std::string, std::string> default_import_aliases() { return {{"Crypto", "Cryptodome"}}; }
-
-std::map<std::string, std::string> default_distribution_modules() {
-  return {{"pycryptodome", "Crypto"},     {"pycryptodomex", "Cryptodome"},
-          {"python-constraint", "constraint"}, {"scikit-learn", "sklearn"},
-          {"beautifulsoup4", "bs4"},      {"pyyaml", "yaml"},
-          {"pillow", "PIL"},              {"opencv-python", "cv2"},
-          {"gurobi-machinelearning", "gurobi_ml"}, {"ipython", "IPython"},
-          {"quantlib", "QuantLib"},       {"quantlib-python", "QuantLib"},
-          {"z3-solver", "z3"},            {"rdkit-pypi", "rdkit"}};
-}
-
-std::string module_for_distribution(const std::string& requirement,
-                                    const std::map<std::string, std::string>& distribution_modules) {
-  size_t end = requirement.find_first_of("=<>!~[; ");
-  std::string name = requirement.substr(0, end);
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  for (const auto& [dist, module] : distribution_modules) {
-    std::string d = dist;
-    std::transform(d.begin(), d.end(), d.begin(), ::tolower);
-    if (d == lower) return module;
-  }
-  std::replace(name.begin(), name.end(), '-', '_');
-  return name;
-}
 
 }  // namespace vf::sandbox

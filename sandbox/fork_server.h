@@ -24,16 +24,20 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
+#include <thread>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "dataflow/expected.h"
-#include "sandbox/executor.h"
+#include "base/status.h"
+#include "sandbox/run.h"
 
 namespace vf::sandbox {
+
+class RunQueue;
 
 struct SandboxOptions {
   std::string python = "/usr/bin/python3";
@@ -95,13 +99,7 @@ enum class SandboxMode { kForkServer, kFreshInterpreter };
 // fresh-interpreter-per-snippet baseline (no namespaces; for comparison).
 Expected<std::unique_ptr<Executor>> make_executor(SandboxMode mode, const SandboxOptions& options);
 
-// Import name for a distribution name in required_dependencies
-// ("pycryptodome==3.2" -> "Crypto", "networkx==3.4" -> "networkx").
-std::string module_for_distribution(const std::string& requirement,
-                                     const std::map<std::string, std::string>& distribution_modules);
-
-// The defaults for SandboxOptions::aliases and the distribution map.
+// The default for SandboxOptions::aliases (Debian's pycryptodome installs as Cryptodome).
 std::map<std::string, std::string> default_import_aliases();
-std::map<std::string, std::string> default_distribution_modules();
 
 }  // namespace vf::sandbox

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <utility>
 
-#include "sandbox/executor.h"
+#include "sandbox/run.h"
 
 namespace vf::sandbox {
 

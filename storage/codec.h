@@ -13,7 +13,7 @@
 
 #include <msgpack.hpp>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 
 namespace vf {
 

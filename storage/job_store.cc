@@ -42,7 +42,8 @@ Error failure(const std::string& what, const std::string& path, const rocksdb::S
     hint = " (the checkpoint log is damaged: `veriforge check` reports what the outputs still hold)";
   else if (s.IsIOError() && s.ToString().find("No space") != std::string::npos)
     hint = " (the disk is full: free space and run the same command again to resume)";
-  return Error{"job store " + path + ": " + what + ": " + s.ToString() + hint};
+  return Error{"job store " + path + ": " + what + ": " + s.ToString() + hint,
+               s.IsCorruption() ? ErrorCode::kCorruption : ErrorCode::kIoError};
 }
 
 // RocksDB's own messages go to veriforge's log, not to a LOG file in the
@@ -192,7 +193,7 @@ Expected<std::unique_ptr<JobStore>> JobStore::open(const std::string& path, JobS
 
 Expected<std::unique_ptr<JobStore>> JobStore::open_read_only(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path + "/CURRENT", ec)) return Error{"job store " + path + ": no job database here"};
+  if (!std::filesystem::exists(path + "/CURRENT", ec)) return not_found("job store " + path + ": no job database here");
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options(false), path, &db);
   if (!s.ok()) return failure("open (read-only)", path, s);

@@ -40,7 +40,7 @@
 
 #include <msgpack.hpp>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 
 namespace rocksdb {
 class DB;

@@ -17,7 +17,7 @@
 #include <cstdio>
 #include <string>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 
 namespace vf {
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "dataflow/checks.h"
-#include "sandbox/executor.h"
+#include "sandbox/run.h"
 
 using namespace vf;
 using sandbox::RunStatus;

@@ -9,20 +9,20 @@ using vf::test::TempDir;
 TEST_CASE("the embedded default config loads, with seed paths relative to it") {
   auto c = load_config(vf::test::source_dir() + "/configs/local.toml", {});
   REQUIRE_MESSAGE(c.ok(), c.error());
-  CHECK(c->target_accepted >= 200);
-  REQUIRE(c->seeds.size() == 1);
-  CHECK(c->seeds[0] == vf::test::source_dir() + "/configs/seeds/examples.jsonl");
+  CHECK(c->job.target_accepted >= 200);
+  REQUIRE(c->job.seeds.size() == 1);
+  CHECK(c->job.seeds[0] == vf::test::source_dir() + "/configs/seeds/examples.jsonl");
 }
 
 TEST_CASE("--set overrides any key, with TOML values or bare words") {
   auto c = load_config("", {"target_accepted=500", "executor.timeout_s=2.5", "checkpoint.sync=interval",
                             "seeds=a.json,b.json", "name=nightly"});
   REQUIRE_MESSAGE(c.ok(), c.error());
-  CHECK(c->target_accepted == 500);
-  CHECK(c->timeout_s == 2.5);
-  CHECK(c->checkpoint_sync == "interval");
-  CHECK(c->seeds == std::vector<std::string>{"a.json", "b.json"});
-  CHECK(c->name == "nightly");
+  CHECK(c->job.target_accepted == 500);
+  CHECK(c->executor.timeout_s == 2.5);
+  CHECK(c->checkpoint.sync == "interval");
+  CHECK(c->job.seeds == std::vector<std::string>{"a.json", "b.json"});
+  CHECK(c->job.name == "nightly");
 }
 
 TEST_CASE("a bad checkpoint sync policy is refused, naming the key") {

@@ -30,18 +30,60 @@ TEST_CASE("grants are batched but flushed when the stage drains") {
   CHECK(b.held() == 0);
 }
 
-TEST_CASE("outbox never sends more than it was granted") {
-  Outbox<int> out(3);
+TEST_CASE("an outbound link never sends more than it was granted") {
+  Outbound<int> out(3);
+  out.add_link(0);
   for (int i = 0; i < 10; ++i) out.push(i);
-  CHECK(out.next_batch().empty());  // no credit yet
-  out.grant(5);
+  CHECK_FALSE(out.next_batch());  // no credit yet
+  out.grant(0, 5);
   auto b1 = out.next_batch();
   auto b2 = out.next_batch();
   auto b3 = out.next_batch();
-  CHECK(b1 == std::vector<int>{0, 1, 2});
-  CHECK(b2 == std::vector<int>{3, 4});
-  CHECK(b3.empty());
+  REQUIRE(b1);
+  REQUIRE(b2);
+  CHECK(b1->second == std::vector<int>{0, 1, 2});
+  CHECK(b2->second == std::vector<int>{3, 4});
+  CHECK_FALSE(b3);
   CHECK(out.pending() == 5);
+}
+
+TEST_CASE("items go to the downstream link with the most credit, and a removed link's credit is gone") {
+  Outbound<int> out(4);
+  out.add_link(1);
+  out.add_link(2);
+  for (int i = 0; i < 12; ++i) out.push(i);
+  out.grant(1, 2);
+  out.grant(2, 6);
+  auto first = out.next_batch();
+  REQUIRE(first);
+  CHECK(first->first == 2);  // 6 credits beat 2
+  CHECK(first->second.size() == 4);
+  auto second = out.next_batch();
+  REQUIRE(second);
+  CHECK(second->second.size() == 2);  // link 1 and 2 both at 2 now: the lower id first, all its credit
+  out.remove_link(1);
+  out.remove_link(2);
+  CHECK_FALSE(out.next_batch());
+  CHECK(out.credit() == 0);
+}
+
+TEST_CASE("each upstream link has its own window, and the stage ends only when every link ended") {
+  Inbound in(4, 2);
+  CHECK(in.attach(7) == 4);
+  CHECK(in.attach(9) == 4);
+  CHECK(in.attach(7) == 0);  // attaching twice does not double a window
+  CHECK(in.on_received(7, 4));
+  CHECK(in.on_received(9, 3));
+  CHECK_FALSE(in.on_received(7, 1));  // link 7 overran its window
+  CHECK(in.held() == 8);
+  CHECK(in.on_released(9, 1) == 0);
+  CHECK(in.on_released(9, 2) == 3);  // link 9 drained: everything owed
+  CHECK(in.on_released(7, 5) == 5);
+  CHECK(in.held() == 0);
+  in.end(7);
+  CHECK_FALSE(in.all_ended());
+  in.end(9);
+  CHECK(in.all_ended());
 }
 
 // A fast producer feeding a slow consumer through two credit links: no stage
@@ -51,10 +93,11 @@ TEST_CASE("credit links bound every queue under a slow consumer") {
   const uint32_t cap_mid = 5, cap_sink = 3;
   CreditWindow producer_credit;
   InboundBudget mid_in(cap_mid, 2), sink_in(cap_sink, 1);
-  Outbox<int> mid_out(2);
+  Outbound<int> mid_out(2);
+  mid_out.add_link(0);
   std::vector<int> mid_inbox, sink_inbox, delivered;
   producer_credit.grant(mid_in.initial_grant());
-  mid_out.grant(sink_in.initial_grant());
+  mid_out.grant(0, sink_in.initial_grant());
   int next = 0;
   const int total = 2000;
   for (int step = 0; step < 200000 && (int)delivered.size() < total; ++step) {
@@ -69,14 +112,16 @@ TEST_CASE("credit links bound every queue under a slow consumer") {
         if (mid_inbox.empty()) break;
         mid_out.push(mid_inbox.front());
         mid_inbox.erase(mid_inbox.begin());
-        auto batch = mid_out.next_batch();
+        auto next = mid_out.next_batch();
+        std::vector<int> batch = next ? next->second : std::vector<int>{};
         REQUIRE(sink_in.on_received(batch.size()));
         sink_inbox.insert(sink_inbox.end(), batch.begin(), batch.end());
         producer_credit.grant(mid_in.on_released(batch.size()));
         break;
       }
       case 2: {  // middle stage flushes on new credit
-        auto batch = mid_out.next_batch();
+        auto next = mid_out.next_batch();
+        std::vector<int> batch = next ? next->second : std::vector<int>{};
         REQUIRE(sink_in.on_received(batch.size()));
         sink_inbox.insert(sink_inbox.end(), batch.begin(), batch.end());
         producer_credit.grant(mid_in.on_released(batch.size()));
@@ -86,7 +131,7 @@ TEST_CASE("credit links bound every queue under a slow consumer") {
         if (sink_inbox.empty() || rng() % 5 != 0) break;
         delivered.push_back(sink_inbox.front());
         sink_inbox.erase(sink_inbox.begin());
-        mid_out.grant(sink_in.on_released(1));
+        mid_out.grant(0, sink_in.on_released(1));
         break;
       }
     }

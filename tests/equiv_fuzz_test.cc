@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/judge.h"
 #include "dataflow/equiv/parse.h"
 #include "tests/test_util.h"
 

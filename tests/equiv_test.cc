@@ -7,7 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/extract.h"
+#include "dataflow/equiv/judge.h"
 #include "dataflow/equiv/parse.h"
 #include "tests/test_util.h"
 

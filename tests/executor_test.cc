@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "sandbox/executor.h"
+#include "sandbox/fresh_interpreter.h"
 
 using namespace vf::sandbox;
 
@@ -88,7 +88,7 @@ TEST_CASE("a missing interpreter is a sandbox failure, not the snippet's fault")
 }
 
 TEST_CASE("the pool runs snippets concurrently and calls back exactly once each") {
-  ExecutorPool pool({kPython, 2});
+  FreshInterpreterExecutor pool({kPython, 2});
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::string> outputs;
@@ -112,7 +112,7 @@ TEST_CASE("the pool runs snippets concurrently and calls back exactly once each"
 TEST_CASE("destroying the pool fails queued snippets instead of dropping them") {
   std::atomic<int> failed{0}, total{0};
   {
-    ExecutorPool pool({kPython, 1});
+    FreshInterpreterExecutor pool({kPython, 1});
     for (int i = 0; i < 5; ++i)
       pool.submit({"import time\ntime.sleep(0.2)\nprint(1)", {}, {}}, [&](RunResult r) {
         ++total;

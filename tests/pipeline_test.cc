@@ -5,9 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "actors/job.h"
-#include "dataflow/config.h"
-#include "dataflow/seeds.h"
+#include "job/job.h"
 #include "test_util.h"
 
 using namespace vf;
@@ -16,37 +14,37 @@ using vf::test::TempDir;
 namespace {
 
 struct Run {
-  JobOutcome outcome;
+  JobResult outcome;
   uint64_t max_in_flight = 0;  // generated minus received by the writer, seen in reports
   std::vector<nlohmann::json> accepted;
 };
 
 Run run_pipeline(const std::string& out_dir, std::vector<std::string> overrides) {
   overrides.push_back("progress_interval_ms=50");
-  auto c = load_config(vf::test::source_dir() + "/configs/local.toml", overrides);
-  REQUIRE_MESSAGE(c.ok(), c.error());
-  auto seeds = load_seeds(c->seeds);
-  REQUIRE(seeds.problems.empty());
-  JobSpec spec;
-  apply_config(*c, seeds.seeds, {out_dir}, spec);
-  spec.source = std::make_shared<VariantSource>(seeds.seeds, c->random_seed, VariantOptions{c->attempts_per_slot},
-                                                distribution_modules(*c));
-  spec.check = make_check("execution", {c->max_answer_chars, equivalence_policies(*c).value()});
-  spec.writer.out_dir = out_dir;
-  spec.writer.target = c->target_accepted;
+  JobRequest request;
+  request.config_path = vf::test::source_dir() + "/configs/local.toml";
+  request.overrides = overrides;
+  request.out_dir = out_dir;
+  std::vector<std::string> notes;
+  auto job = Job::prepare(request, notes);
+  REQUIRE_MESSAGE(job.ok(), job.error());
+  REQUIRE(notes.empty());
+  auto opened = job.value()->open();
+  REQUIRE_MESSAGE(opened.ok(), opened.error());
   Run run;
   // Evaluated when a new writer report arrives: the generator's last report
   // was sent before it, so sent(then) - received(now) never overstates what
   // was in flight, and a generator running ahead of credit still shows.
   uint64_t last_writer_received = 0;
-  spec.on_progress = [&](const std::map<std::string, wire::StageReport>& s) {
+  RunControl control;
+  control.on_progress = [&](const std::map<std::string, wire::StageReport>& s) {
     auto g = s.find("generator"), w = s.find("writer");
     if (g == s.end() || w == s.end() || w->second.received == last_writer_received) return;
     last_writer_received = w->second.received;
     if (g->second.sent > w->second.received)
       run.max_in_flight = std::max(run.max_in_flight, g->second.sent - w->second.received);
   };
-  run.outcome = run_job(std::move(spec));
+  run.outcome = job.value()->run(control);
   std::ifstream in(out_dir + "/accepted.jsonl");
   for (std::string line; std::getline(in, line);) run.accepted.push_back(nlohmann::json::parse(line));
   return run;

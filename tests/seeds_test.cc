@@ -30,7 +30,7 @@ TEST_CASE("seeds load from a JSON array and from JSON Lines") {
   REQUIRE(set.seeds.size() == 2);
   CHECK(set.seeds[0].domain == "Arithmetic");
   CHECK(set.seeds[0].license == "CC0");
-  CHECK(module_names(set.seeds[0].required_dependencies) == std::vector<std::string>{"sympy"});
+  CHECK(required_modules(set.seeds[0], default_distribution_modules()) == std::vector<std::string>{"sympy"});
 }
 
 TEST_CASE("truncated JSON names the file and the line") {

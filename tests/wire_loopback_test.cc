@@ -36,8 +36,11 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<ItemBatch>())
       .or_else(echo_one<Credit>())
       .or_else(echo_one<EndOfStream>())
+      .or_else(echo_one<LeaseBatch>())
+      .or_else(echo_one<WorkReport>())
       .or_else(echo_one<RunDone>())
       .or_else(echo_one<CallDone>())
+      .or_else(echo_one<LogDone>())
       .or_else(echo_one<StageReport>())
       .or_else(echo_one<JobReport>());
 }
@@ -103,9 +106,9 @@ Case make_case(const P& payload, std::function<bool(const P&, const P&)> eq) {
             self->request(peer, std::chrono::seconds(10), m)
                 .receive(
                     [&](const Msg<P>& got) {
-                      auto decoded = unpack(got);
-                      ok = got.bytes == m.bytes && decoded.ok() && eq(*decoded, payload);
-                      if (!ok) why = "reply differs";
+                      // Decoded on arrival (the payload crossed the wire twice as msgpack).
+                      ok = got.ok() && encode(got.value) == encode(m.value) && eq(got.value, payload);
+                      if (!ok) why = got.ok() ? "reply differs" : "reply did not decode: " + got.decode_error;
                     },
                     [&](caf::error& e) { why = sys.render(e); });
             return ok;
@@ -170,8 +173,27 @@ int main(int argc, char** argv) {
         }));
     cases.push_back(make_case<EndOfStream>({272, "target-covered"},
                                            [](auto& a, auto& b) { return a.items == b.items && a.reason == b.reason; }));
+    cases.push_back(make_case<LeaseBatch>({{{11, 2, sample_item(11), {{0, encode(sample_item(11).executions.at(0))}}}}},
+                                          [](auto& a, auto& b) {
+                                            return a.leases.size() == 1 && b.leases.size() == 1 &&
+                                                   a.leases[0].lease == b.leases[0].lease &&
+                                                   a.leases[0].attempt == b.leases[0].attempt &&
+                                                   same_item(a.leases[0].item, b.leases[0].item) &&
+                                                   a.leases[0].parts.size() == 1 &&
+                                                   a.leases[0].parts[0].bytes == b.leases[0].parts[0].bytes;
+                                          }));
+    cases.push_back(make_case<WorkReport>(
+        {{{11, 11, {1, encode(sample_item(11).executions.at(1))}}}, {{12, sample_item(12), 2}}},
+        [](auto& a, auto& b) {
+          return a.parts.size() == 1 && b.parts.size() == 1 && a.parts[0].part.bytes == b.parts[0].part.bytes &&
+                 a.done.size() == 1 && b.done.size() == 1 && same_item(a.done[0].item, b.done[0].item) &&
+                 a.done[0].parts == b.done[0].parts;
+        }));
+    cases.push_back(make_case<LogDone>({77, false, "No space left on device"}, [](auto& a, auto& b) {
+      return a.ticket == b.ticket && a.ok == b.ok && a.error == b.error;
+    }));
     cases.push_back(make_case<RunDone>({9, sample_item(9).executions.at(0)}, [](auto& a, auto& b) {
-      return a.item == b.item && a.execution.output == b.execution.output &&
+      return a.lease == b.lease && a.execution.output == b.execution.output &&
              a.execution.error_tail == b.execution.error_tail && a.execution.status == b.execution.status;
     }));
     LoggedCall call;
@@ -180,11 +202,12 @@ int main(int argc, char** argv) {
     call.prompt_tokens = 120;
     call.endpoint = "sim";
     cases.push_back(make_case<CallDone>({10, 3, call}, [](auto& a, auto& b) {
-      return a.item == b.item && a.index == b.index && a.outcome.choices == b.outcome.choices &&
+      return a.lease == b.lease && a.index == b.index && a.outcome.choices == b.outcome.choices &&
              a.outcome.prompt_tokens == b.outcome.prompt_tokens && a.outcome.endpoint == b.outcome.endpoint;
     }));
-    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true}, [](auto& a, auto& b) {
-      return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished;
+    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3}, [](auto& a, auto& b) {
+      return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished &&
+             a.fenced == b.fenced && a.workers == b.workers;
     }));
     cases.push_back(make_case<JobReport>({false, "disk full", "{\"accepted\":1}"}, [](auto& a, auto& b) {
       return a.ok == b.ok && a.error == b.error && a.summary_json == b.summary_json;

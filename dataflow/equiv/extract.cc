@@ -2,7 +2,7 @@
 #include <array>
 #include <cctype>
 
-#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/extract.h"
 #include "dataflow/equiv/parse.h"
 
 namespace vf::equiv {

@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataflow/checks.h"
-#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/judge.h"
 
 namespace {
 

@@ -4,6 +4,10 @@
 // measures the bare model client at the same C (no actors) as a baseline.
 //
 //   llm_bench [--latency-ms 200] [--concurrency 64,256,1024] [--rounds 40] [--samples 1]
+//             [--log on|off] [--sync batch|interval|none]
+//
+// --log and --sync are the job's checkpoint.log and checkpoint.sync (default:
+// the job defaults, the log on and every batch fsynced).
 //
 // Items are the bundled example seeds, already executed (their final answer
 // is the code's answer), so the pipeline is generator -> executor (passes
@@ -27,9 +31,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/job.h"
-#include "dataflow/llm_tasks.h"
 #include "dataflow/seeds.h"
+#include "job/assembly.h"
+#include "storage/job_log.h"
 
 using namespace vf;
 
@@ -169,8 +173,18 @@ int main(int argc, char** argv) {
   std::vector<int> concurrency = {64, 256, 1024};
   uint64_t rounds = 80;
   uint32_t samples = 1;
+  bool stage_log = true;
+  std::string sync = "batch";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--log" && i + 1 < argc) {
+      stage_log = std::string(argv[++i]) != "off";
+      continue;
+    }
+    if (a == "--sync" && i + 1 < argc) {
+      sync = argv[++i];
+      continue;
+    }
     if (a == "--latency-ms" && i + 1 < argc) latency_ms = std::atoi(argv[++i]);
     else if (a == "--rounds" && i + 1 < argc) rounds = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--samples" && i + 1 < argc) samples = static_cast<uint32_t>(std::atoi(argv[++i]));
@@ -180,7 +194,9 @@ int main(int argc, char** argv) {
       std::string part;
       while (std::getline(ss, part, ',')) concurrency.push_back(std::atoi(part.c_str()));
     } else {
-      std::fprintf(stderr, "usage: llm_bench [--latency-ms L] [--concurrency C1,C2] [--rounds R] [--samples K]\n");
+      std::fprintf(stderr,
+                   "usage: llm_bench [--latency-ms L] [--concurrency C1,C2] [--rounds R] [--samples K] [--log on|off] "
+                   "[--sync batch|interval|none]\n");
       return 1;
     }
   }
@@ -188,9 +204,9 @@ int main(int argc, char** argv) {
   std::string src = VF_SOURCE_DIR;
   auto seeds = load_seeds({src + "/configs/seeds"});
   double L = latency_ms / 1000.0;
-  std::printf("latency L = %d ms, %u solver sample(s) per item, C x %llu items per run, 2 cores shared with the "
-              "simulator\n",
-              latency_ms, samples, static_cast<unsigned long long>(rounds));
+  std::printf("latency L = %d ms, %u solver sample(s) per item, C x %llu items per run, checkpoint log %s (sync %s), "
+              "2 cores shared with the simulator\n",
+              latency_ms, samples, static_cast<unsigned long long>(rounds), stage_log ? "on" : "off", sync.c_str());
   std::printf("%6s %8s %10s %8s %12s %10s %10s %12s %12s %10s %10s %9s\n", "C", "items", "items/s", "of C/L",
               "steady/s", "of C/L", "client/s", "pipe/client", "cpu ms/item", "peak MiB", "sim ms/it", "sim MiB");
   for (int c : concurrency) {
@@ -202,37 +218,53 @@ int main(int argc, char** argv) {
     char dir[] = "/tmp/llm-bench-XXXXXX";
     std::string out = mkdtemp(dir);
     JobConfig cfg;
-    cfg.equiv_domains = {};
-    JobSpec spec;
-    cfg.progress_interval_ms = 50;
-    cfg.batch_size = 32;
-    cfg.executor_credits = static_cast<uint32_t>(2 * c);
-    cfg.verifier_credits = static_cast<uint32_t>(2 * c);
-    cfg.writer_credits = static_cast<uint32_t>(2 * c);
-    cfg.sandbox_mode = "fresh-interpreter";
-    cfg.target_accepted = n;
-    apply_config(cfg, seeds.seeds, {out}, spec);
-    spec.generator.max_items = n;
-    spec.source = std::make_shared<ExecutedSeeds>(seeds.seeds, n);
+    cfg.job.progress_interval_ms = 50;
+    cfg.job.target_accepted = n;
+    cfg.job.max_generated = n;
+    cfg.pipeline.batch_size = 32;
+    cfg.pipeline.executor_credits = static_cast<uint32_t>(2 * c);
+    cfg.pipeline.verifier_credits = static_cast<uint32_t>(2 * c);
+    cfg.pipeline.writer_credits = static_cast<uint32_t>(2 * c);
+    cfg.pipeline.llm_credits = static_cast<uint32_t>(2 * c);
+    cfg.sandbox.mode = "fresh-interpreter";
+    cfg.solver.enabled = true;
+    cfg.solver.samples = samples;
+    cfg.checkpoint.log = stage_log;
+    cfg.checkpoint.sync = sync;
+    PipelinePlan plan = make_plan(cfg, JobKind::kGenerate);
+    auto work = make_work_spec(cfg, seeds.seeds, JobKind::kGenerate);
+    if (!work) {
+      std::fprintf(stderr, "llm_bench: %s\n", work.error().c_str());
+      return 2;
+    }
+    JobStoreOptions so;
+    so.sync = *parse_sync_policy(sync);
+    auto store = JobStore::open(out + "/db", so);
+    if (!store) {
+      std::fprintf(stderr, "llm_bench: %s\n", store.error().c_str());
+      return 2;
+    }
+    std::shared_ptr<JobStore> shared_store = std::move(store.value());
+    CoordinatorParts parts;
+    if (stage_log) parts.stage_log = std::make_shared<LocalJobLog>(shared_store);
+    parts.writer_log = std::make_shared<LocalJobLog>(shared_store);
+    parts.source = std::make_shared<ExecutedSeeds>(seeds.seeds, n);
+    parts.dataset.out_dir = out;
+    parts.dataset.target = n;
+    parts.dataset.sync = sync != "none";
+    shared_store.reset();
+    LocalWork local;
     auto client = model::ModelClient::create(client_options(sim.port, c));
-    spec.solver_client = std::shared_ptr<model::ModelClient>(std::move(client.value()));
-    SolveOptions so;
-    so.samples = samples;
-    so.templates = load_templates(cfg).value();
-    spec.solve_task = make_solve_task(so);
-    spec.solve_stage.name = "solve";
-    spec.solve_stage.capacity = static_cast<uint32_t>(2 * c);
-    spec.solve_stage.batch_size = 32;
-    AgreementOptions ao;
-    ao.drop_none_solved = true;
-    spec.check = make_agreement_check(ao);
-    spec.writer.mode = WriterMode::kDataset;
-    spec.writer.out_dir = out;
-    spec.writer.target = n;
+    local.solver_client = std::shared_ptr<model::ModelClient>(std::move(client.value()));
+    if (auto st = start_sandbox(local, cfg, work.value(), {out}); !st) {
+      std::fprintf(stderr, "llm_bench: %s\n", st.error().c_str());
+      return 2;
+    }
     // Steady state: items written per second between a quarter and three
     // quarters of the run, from the writer's progress reports.
     std::vector<std::pair<double, uint64_t>> written;
-    spec.on_progress = [&](const std::map<std::string, wire::StageReport>& stages) {
+    RunControl control;
+    control.on_progress = [&](const std::map<std::string, wire::StageReport>& stages) {
       auto it = stages.find("writer");
       if (it == stages.end()) return;
       double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -240,7 +272,7 @@ int main(int argc, char** argv) {
     };
     double cpu0 = self_cpu();
     auto t0 = std::chrono::steady_clock::now();
-    JobOutcome o = run_job(std::move(spec));
+    PipelineOutcome o = run_pipeline(plan, work.value(), std::move(parts), std::move(local), control);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double cpu = self_cpu() - cpu0;
     auto [sim_cpu1, sim_mib] = proc_usage(sim.pid);

@@ -31,6 +31,7 @@
 #include "dataflow/seeds.h"
 #include "dataflow/sources.h"
 #include "sandbox/fork_server.h"
+#include "sandbox/fresh_interpreter.h"
 
 using namespace vf;
 using namespace vf::sandbox;
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
     }
     auto& seeds = set.seeds;
     if (limit && seeds.size() > limit) seeds.resize(limit);
-    auto dist = default_distribution_modules();
+    auto dist = vf::default_distribution_modules();
     std::vector<std::vector<std::string>> modules;
     std::set<std::string> all;
     for (const auto& s : seeds) {
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
       w.name = "baseline";
       w.seconds = timed(
           [&] {
-            ExecutorPool fresh({"/usr/bin/python3", workers});
+            FreshInterpreterExecutor fresh({"/usr/bin/python3", workers});
             return run_all(fresh, seeds, modules, timeout);
           },
           w.results);

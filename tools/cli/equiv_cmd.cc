@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataflow/config.h"
-#include "dataflow/equiv/equivalence.h"
+#include "dataflow/equiv/judge.h"
 
 namespace vf {
 
@@ -31,7 +31,7 @@ json verdict_json(const equiv::Verdict& v) {
 Expected<equiv::PolicySet> build_policies(const EquivArgs& args) {
   auto config = load_config(args.config_path, args.overrides);
   if (!config) return Error{"config error: " + config.error()};
-  auto set = equivalence_policies(config.value());
+  auto set = equivalence_policies(config.value().equivalence);
   if (!set) return Error{set.error()};
   equiv::PolicySet policies = set.value();
   equiv::Policy& base = policies.default_policy();
@@ -41,7 +41,7 @@ Expected<equiv::PolicySet> build_policies(const EquivArgs& args) {
   if (auto s = equiv::set_policy_field(base, "fallback", args.fallback); !s) return Error{"--fallback: " + s.error()};
   // Domain rules were built on the config's default; rebuild them on the final one.
   equiv::PolicySet final_set(base);
-  for (const auto& rule : config.value().equiv_domains)
+  for (const auto& rule : config.value().equivalence.domains)
     if (auto s = final_set.add_domain_rule(rule); !s) return Error{s.error()};
   return final_set;
 }

@@ -1,5 +1,6 @@
-// `veriforge status DIR` and `veriforge check DIR`: read a job's checkpoint
-// log (read-only, so both work while the job runs in another process).
+// `veriforge status DIR` and `veriforge check DIR`: print what job/inspect.h
+// reads from a job's checkpoint log (read-only, so both work while the job
+// runs in another process).
 //
 //   status  progress from the log: items issued, per state, in flight per
 //           stage, accept rate, tokens, running time. Exit 0; 1 when DIR

@@ -46,7 +46,7 @@
 
 #include "dataflow/seeds.h"
 #include "dataflow/variants.h"
-#include "sandbox/executor.h"
+#include "sandbox/fresh_interpreter.h"
 #include "sandbox/fork_server.h"
 
 #include <future>
@@ -449,7 +449,7 @@ int main(int argc, char** argv) {
     std::set<std::string> modules;
     for (size_t i = 0; i < s.bank.size(); ++i) {
       s.templates.emplace_back(number_template(norm(s.bank[i].question), nullptr), i);
-      for (const auto& d : s.bank[i].required_dependencies) modules.insert(vf::sandbox::module_for_distribution(d, vf::sandbox::default_distribution_modules()));
+      for (const auto& d : s.bank[i].required_dependencies) modules.insert(vf::module_for_distribution(d, vf::default_distribution_modules()));
     }
     // Longest templates first: a short one may be part of a longer question.
     std::sort(s.templates.begin(), s.templates.end(), [](auto& a, auto& b) { return a.first.size() > b.first.size(); });

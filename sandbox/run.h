@@ -1,36 +1,20 @@
-// Runs rationale code in a separate Python process and classifies the outcome.
-//
-// run_python() runs one snippet and blocks its calling thread until the
-// snippet ends or its wall deadline passes. ExecutorPool runs snippets on its
-// own worker threads and reports each result through a callback on one of
-// them, so that actors never block on a child process.
-//
-// Containment today: a fresh /usr/bin/python3 per snippet in its own process
-// group (killed whole at the end), a private temporary working directory
-// (removed afterwards), a clean environment, CPU-time / address-space /
-// file-size rlimits, a wall timeout, an output cap. The fork-server pool with
-// namespaces comes with the sandbox issue; it keeps this interface.
-//
-// Independent of dataflow/ and CAF. ExecutorPool is thread-safe; destroying it
-// fails queued snippets (kSandboxFailure) and waits for running ones, each
-// bounded by its wall timeout.
+// What running rationale code means, for every executor: the request
+// (code, limits, declared modules), the result and its classification
+// (RunStatus), and the asynchronous Executor interface the pipeline uses.
+// Two executors implement it: ForkServerPool (sandbox/fork_server.h, the
+// production one) and FreshInterpreterExecutor (sandbox/fresh_interpreter.h,
+// the baseline).
+// Independent of dataflow/ and CAF. Values here need no locking; each
+// Executor states its own thread-safety.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 namespace vf::sandbox {
-
-class RunQueue;
 
 enum class RunStatus : uint8_t {
   kOk = 0,
@@ -72,14 +56,6 @@ struct RunRequest {
   std::vector<std::string> required_modules;
 };
 
-struct ExecutorOptions {
-  std::string python = "/usr/bin/python3";
-  unsigned workers = 0;     // 0: one per core
-};
-
-// Runs one snippet on the calling thread.
-RunResult run_python(const std::string& python, const RunRequest& request);
-
 // The environment snippets (and fork servers) run with: nothing inherited but
 // what numerical libraries need on this CPU, stable hashing, one BLAS thread.
 std::vector<std::string> snippet_environment(const std::string& home);
@@ -99,27 +75,6 @@ class Executor {
   // once (with kSandboxFailure if the pool shuts down first).
   virtual void submit(RunRequest request, Callback done) = 0;
   virtual unsigned workers() const = 0;
-};
-
-// The baseline: a fresh interpreter per snippet (what Loong's verifier does).
-class ExecutorPool final : public Executor {
- public:
-  explicit ExecutorPool(ExecutorOptions options);
-  ~ExecutorPool() override;
-  ExecutorPool(const ExecutorPool&) = delete;
-  ExecutorPool& operator=(const ExecutorPool&) = delete;
-
-  void submit(RunRequest request, Callback done) override;
-
-  unsigned workers() const override { return static_cast<unsigned>(threads_.size()); }
-  size_t queued() const;
-
- private:
-  void work();
-
-  ExecutorOptions options_;
-  std::unique_ptr<RunQueue> queue_;
-  std::vector<std::thread> threads_;
 };
 
 }  // namespace vf::sandbox

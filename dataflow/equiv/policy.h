@@ -1,28 +1,18 @@
-// Answer equivalence: are a gold answer and a predicted answer the same
-// mathematical object? The verifier's core judgement, used for the
-// rationale's output against the seed's final_answer and for a solver's
-// chain-of-thought answer against the code's.
-//
-//   Verdict v = judge("\\frac{1+\\sqrt5}{2}", "1/2 + sqrt(5)/2", Policy{});
-//   v.outcome == Outcome::kEquivalent; v.reason says why; v.gold_form and
-//   v.pred_form are the normalized forms both sides were compared in.
-//
-// Precision follows the gold as written (Policy): an integer or fraction gold
-// is exact up to floating-point noise in the prediction; a decimal gold
-// accepts values that round to it; a symbolic gold needs close agreement.
-// Pure functions; no I/O; thread-safe (policies are values).
+// How strictly an answer is judged: the Policy (tolerances, how a gold's
+// written precision is read, how a chain-of-thought prediction is read) and
+// PolicySet (a default plus per-domain overrides from the job config).
+// Values; set_policy_field/apply_policy_settings parse the config's text.
+// Pure; thread-safe (policies are values).
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "dataflow/expected.h"
+#include "base/status.h"
 
 namespace vf::equiv {
-
-enum class Outcome { kEquivalent, kNotEquivalent, kUnparseable, kNoAnswer };
-const char* to_string(Outcome o);
 
 enum class IntegerGold {
   kExact,               // "51" means exactly 51 (mathematics)
@@ -58,18 +48,6 @@ Status set_policy_field(Policy& policy, const std::string& key, const std::strin
 Status apply_policy_settings(Policy& policy, const std::string& settings);
 std::vector<std::string> policy_keys();
 
-struct Verdict {
-  Outcome outcome = Outcome::kUnparseable;
-  std::string reason;
-  std::string gold_form;
-  std::string pred_form;
-  std::string extracted;          // the answer read out of the prediction, when extraction applied
-  std::string extraction_method;  // "boxed", "final-answer", "answer-label", "last-line", "whole", "" (none)
-  bool equivalent() const { return outcome == Outcome::kEquivalent; }
-};
-
-Verdict judge(std::string_view gold, std::string_view pred, const Policy& policy = {});
-
 // Policies by domain: a default plus overrides whose domain matches the
 // item's metadata domain case-insensitively.
 class PolicySet {
@@ -85,17 +63,5 @@ class PolicySet {
   Policy default_;
   std::vector<std::pair<std::string, Policy>> domains_;
 };
-
-// ---------------------------------------------------------------- extraction
-
-struct Extraction {
-  bool found = false;
-  std::string answer;
-  std::string method;  // as Verdict::extraction_method
-};
-
-// The final answer of a chain-of-thought response: the last \boxed{...}, else
-// the last "final answer is ..." / "Answer: ...", else the fallback.
-Extraction extract_final_answer(std::string_view response, Fallback fallback);
 
 }  // namespace vf::equiv

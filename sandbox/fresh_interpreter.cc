@@ -1,4 +1,4 @@
-#include "sandbox/executor.h"
+#include "sandbox/fresh_interpreter.h"
 
 #include "sandbox/run_queue.h"
 
@@ -21,19 +21,6 @@
 #include <spdlog/spdlog.h>
 
 namespace vf::sandbox {
-
-std::string_view to_string(RunStatus s) {
-  switch (s) {
-    case RunStatus::kOk: return "ok";
-    case RunStatus::kError: return "error";
-    case RunStatus::kTimeout: return "timeout";
-    case RunStatus::kMissingDependency: return "missing-dependency";
-    case RunStatus::kOutputTooLarge: return "output-too-large";
-    case RunStatus::kKilledByLimit: return "killed-by-limit";
-    case RunStatus::kSandboxFailure: return "sandbox-failure";
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -64,77 +51,6 @@ void set_limit(int resource, rlim_t value) {
 }
 
 }  // namespace
-
-std::vector<std::string> snippet_environment(const std::string& home) {
-  std::vector<std::string> env = {
-      "PATH=/usr/bin:/bin",
-      "LANG=C.UTF-8",
-      "HOME=" + home,
-      "TMPDIR=" + home,
-      // Stable str/bytes hashing, so printing a set is the same on every run.
-      "PYTHONHASHSEED=0",
-      "PYTHONDONTWRITEBYTECODE=1",
-      "PYTHONIOENCODING=utf-8",
-      "OMP_NUM_THREADS=1",
-      "OPENBLAS_NUM_THREADS=1",
-      "MKL_NUM_THREADS=1",
-      "MPLBACKEND=Agg",
-  };
-  for (const char* keep : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}) {
-    if (const char* v = std::getenv(keep)) env.push_back(std::string(keep) + "=" + v);
-  }
-  return env;
-}
-
-uint32_t RunLimits::effective_cpu_seconds() const {
-  return cpu_seconds ? cpu_seconds : static_cast<uint32_t>(std::ceil(wall_timeout_s)) + 1;
-}
-
-RunStatus parse_status(std::string_view name) {
-  for (uint8_t s = 0; s <= static_cast<uint8_t>(RunStatus::kSandboxFailure); ++s)
-    if (to_string(static_cast<RunStatus>(s)) == name) return static_cast<RunStatus>(s);
-  return RunStatus::kSandboxFailure;
-}
-
-void classify_exit(RunResult& r, bool timed_out, bool output_overflow) {
-  static const std::regex kMissing(R"(ModuleNotFoundError: No module named '([^']+)')");
-  if (timed_out) {
-    r.status = RunStatus::kTimeout;
-    return;
-  }
-  if (output_overflow) {
-    r.status = RunStatus::kOutputTooLarge;
-    return;
-  }
-  if (r.term_signal == SIGXCPU) {
-    r.status = RunStatus::kKilledByLimit;
-    r.detail = "cpu-time";
-    return;
-  }
-  if (r.term_signal == SIGXFSZ) {
-    r.status = RunStatus::kKilledByLimit;
-    r.detail = "file-size";
-    return;
-  }
-  if (r.exit_code == 0 && r.term_signal == 0) {
-    r.status = RunStatus::kOk;
-    return;
-  }
-  std::smatch m;
-  if (std::regex_search(r.error_tail, m, kMissing)) {
-    std::string module = m[1].str();
-    r.status = RunStatus::kMissingDependency;
-    r.detail = module.substr(0, module.find('.'));
-    return;
-  }
-  if (r.error_tail.find("MemoryError") != std::string::npos) {
-    r.status = RunStatus::kKilledByLimit;
-    r.detail = "address-space";
-    return;
-  }
-  r.status = RunStatus::kError;
-  if (r.term_signal != 0) r.detail = "killed by signal " + std::to_string(r.term_signal);
-}
 
 RunResult run_python(const std::string& python, const RunRequest& request) {
   RunResult r;
@@ -298,23 +214,23 @@ RunResult run_python(const std::string& python, const RunRequest& request) {
   return finish(r);
 }
 
-ExecutorPool::ExecutorPool(ExecutorOptions options)
+FreshInterpreterExecutor::FreshInterpreterExecutor(ExecutorOptions options)
     : options_(std::move(options)), queue_(std::make_unique<RunQueue>()) {
   unsigned n = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
 }
 
-ExecutorPool::~ExecutorPool() {
+FreshInterpreterExecutor::~FreshInterpreterExecutor() {
   queue_->shutdown();
   for (auto& t : threads_) t.join();
   queue_->fail_abandoned();
 }
 
-void ExecutorPool::submit(RunRequest request, Callback done) { queue_->push(std::move(request), std::move(done)); }
+void FreshInterpreterExecutor::submit(RunRequest request, Callback done) { queue_->push(std::move(request), std::move(done)); }
 
-size_t ExecutorPool::queued() const { return queue_->size(); }
+size_t FreshInterpreterExecutor::queued() const { return queue_->size(); }
 
-void ExecutorPool::work() {
+void FreshInterpreterExecutor::work() {
   RunQueue::Job job;
   while (queue_->take(job)) {
     RunResult result;

@@ -1,0 +1,220 @@
+// Dispatcher: one pipeline stage on the coordinator (generate, execute,
+// solve, verify). It holds at most `capacity` items per upstream link, leases
+// the items the stage works on to its workers as their credit allows, logs
+// each finished part of the work and each finished item through the job log,
+// and forwards an item only once its new form is durable. Items the stage
+// does not work on pass straight through. A report for a lease the
+// dispatcher no longer holds is discarded and counted (fencing).
+#include <deque>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "actors/pipeline.h"
+#include "actors/stage.h"
+#include "dataflow/pipeline_plan.h"
+#include "dataflow/similarity.h"
+#include "storage/codec.h"
+
+namespace vf {
+namespace {
+
+class Dispatcher : public Stage<wire::stage_actor::base> {
+ public:
+  Dispatcher(caf::actor_config& cfg, DispatcherSetup setup, wire::monitor_actor monitor)
+      : Stage(cfg, {setup.spec.name, setup.spec.capacity, setup.batch_size, setup.report_interval_ms},
+              std::move(monitor)),
+        setup_(std::move(setup)),
+        code_(log_code(setup_.spec.kind)) {
+    use_log(setup_.log);
+  }
+
+  behavior_type make_behavior() override {
+    connect(setup_.next);
+    for (auto& w : setup_.workers) add_worker(std::move(w));
+    setup_.workers.clear();
+    return {
+        [this](wire::attach_msg& m) { on_attach(m); },
+        [this](wire::item_batch_msg& m) {
+          for (auto& item : accept_batch(m)) {
+            if (stage_wants(setup_.spec.kind, item)) waiting_.push_back(std::move(item));
+            else forward(std::move(item));
+          }
+          dispatch();
+          flush();
+        },
+        [this](wire::credit_msg& m) {
+          auto sender = caf::actor_cast<caf::actor_addr>(current_sender());
+          if (auto w = worker_links_.find(sender); w != worker_links_.end()) {
+            if (m.ok()) workers_[w->second].credit += m.value.credits;
+            dispatch();
+            flush();
+            return;
+          }
+          on_credit(m);
+        },
+        [this](wire::work_report_msg& m) { on_report(m); },
+        [this](wire::log_done_msg& m) { on_log_done(m); },
+        [this](wire::eos_msg& m) { on_eos(m); },
+    };
+  }
+
+  void on_exit() override {
+    for (auto& [_, w] : workers_) send(w.handle, wire::pack(wire::EndOfStream{0, "stage-ended"}));
+    workers_.clear();
+    worker_links_.clear();
+    setup_ = DispatcherSetup{};
+    release_links();
+  }
+
+ protected:
+  bool busy() const override { return !waiting_.empty() || !leases_.empty(); }
+
+  void upstream_ended() override { flush(); }
+
+  void fill_report(wire::StageReport& r) override {
+    r.fenced = fenced_;
+    r.workers = static_cast<uint32_t>(workers_.size());
+  }
+
+ private:
+  struct Worker {
+    wire::worker_actor handle;
+    uint32_t credit = 0;
+    uint64_t leased = 0;  // leases outstanding
+  };
+  struct Held {
+    Item item;
+    LinkId worker = 0;
+    uint32_t attempt = 1;
+  };
+
+  void add_worker(wire::worker_actor w) {
+    LinkId id = next_worker_++;
+    worker_links_[caf::actor_cast<caf::actor_addr>(w)] = id;
+    workers_[id] = Worker{w, 0, 0};
+    send(w, wire::pack(wire::Attach{stage_name()}));
+  }
+
+  // Leases waiting items to the workers with the most credit.
+  void dispatch() {
+    while (!waiting_.empty()) {
+      Worker* best = nullptr;
+      LinkId best_id = 0;
+      for (auto& [id, w] : workers_)
+        if (w.credit > 0 && (!best || w.credit > best->credit)) {
+          best = &w;
+          best_id = id;
+        }
+      if (!best) return;
+      wire::LeaseBatch batch;
+      while (!waiting_.empty() && best->credit > 0 && batch.leases.size() < batch_size()) {
+        Item item = std::move(waiting_.front());
+        waiting_.pop_front();
+        wire::Lease lease;
+        lease.lease = next_lease_++;
+        lease.attempt = ++attempts_[item.id];
+        if (auto s = logged_parts(item.id, lease.parts); !s) return fail(s.error());
+        lease.item = item;
+        leases_.emplace(lease.lease, Held{std::move(item), best_id, lease.attempt});
+        --best->credit;
+        ++best->leased;
+        batch.leases.push_back(std::move(lease));
+      }
+      send(best->handle, wire::pack(std::move(batch)));
+    }
+  }
+
+  // The parts of this stage's work the log holds for an item (a resumed job's).
+  Status logged_parts(uint64_t id, std::vector<wire::WorkPart>& out) {
+    if (!log() || code_ == 0) return {};
+    return log()->store().for_each_partial(id, code_, [&](uint32_t index, std::string_view bytes) -> Status {
+      out.push_back(wire::WorkPart{index, std::string(bytes)});
+      return {};
+    });
+  }
+
+  void on_report(wire::work_report_msg& m) {
+    if (!m.ok()) {
+      spdlog::error("stage={} event=bad-message type=work_report error=\"{}\"", stage_name(), m.decode_error);
+      return;
+    }
+    auto from = worker_links_.find(caf::actor_cast<caf::actor_addr>(current_sender()));
+    if (from == worker_links_.end()) {
+      fenced_ += m.value.parts.size() + m.value.done.size();
+      spdlog::warn("stage={} event=fenced reason=unknown-worker parts={} done={}", stage_name(), m.value.parts.size(),
+                   m.value.done.size());
+      return;
+    }
+    LogBatch batch;
+    std::vector<std::string> audit_keys;
+    for (auto& p : m.value.parts) {
+      auto it = leases_.find(p.lease);
+      if (it == leases_.end() || it->second.worker != from->second) {
+        ++fenced_;
+        continue;
+      }
+      if (code_ != 0) batch.put_partial(p.item, code_, p.part.index, p.part.bytes);
+      if (setup_.audit) audit_keys.push_back(part_key(p.item, p.part.index));
+    }
+    std::vector<Item> finished;
+    for (auto& d : m.value.done) {
+      auto it = leases_.find(d.lease);
+      if (it == leases_.end() || it->second.worker != from->second) {
+        ++fenced_;
+        continue;
+      }
+      Worker& w = workers_[it->second.worker];
+      --w.leased;
+      ++w.credit;  // a finished lease returns its credit
+      leases_.erase(it);
+      attempts_.erase(d.item.id);
+      Item item = std::move(d.item);
+      if (setup_.similarity && item.item_state() != ItemState::kRejected)
+        setup_.similarity->apply(item, log() ? &batch : nullptr);
+      if (item.item_state() == ItemState::kRejected) count_rejected();
+      if (log()) {
+        batch.put_item(item.id, encode(item));
+        if (code_ != 0) batch.erase_partials(item.id, code_, d.parts);
+      }
+      finished.push_back(std::move(item));
+    }
+    auto audit = setup_.audit;
+    std::string kind = setup_.spec.kind == StageKind::kExecute ? "run" : "call";
+    commit(std::move(batch), [this, finished = std::move(finished), audit_keys = std::move(audit_keys), audit,
+                              kind]() mutable {
+      if (audit)
+        for (const auto& k : audit_keys) audit->record("logged", kind, k);
+      for (auto& item : finished) forward(std::move(item));
+      dispatch();
+      flush();
+    });
+    dispatch();
+    flush();
+  }
+
+  // The audit trail's key of a part: "<id>.<index>" for runs, "<id>.<stage>.<index>" for calls.
+  std::string part_key(uint64_t id, uint32_t index) const {
+    if (setup_.spec.kind == StageKind::kExecute) return std::to_string(id) + "." + std::to_string(index);
+    return std::to_string(id) + "." + stage_name() + "." + std::to_string(index);
+  }
+
+  DispatcherSetup setup_;
+  char code_;
+  std::deque<Item> waiting_;                  // received, waiting for a worker's credit
+  std::map<uint64_t, Held> leases_;           // lease id -> the item at a worker
+  std::unordered_map<uint64_t, uint32_t> attempts_;  // item id -> leases so far
+  std::map<LinkId, Worker> workers_;
+  std::map<caf::actor_addr, LinkId> worker_links_;
+  LinkId next_worker_ = 0;
+  uint64_t next_lease_ = 1;
+  uint64_t fenced_ = 0;
+};
+
+}  // namespace
+
+wire::stage_actor spawn_dispatcher(caf::actor_system& sys, DispatcherSetup setup, wire::monitor_actor monitor) {
+  return sys.spawn<Dispatcher>(std::move(setup), std::move(monitor));
+}
+
+}  // namespace vf

@@ -1,0 +1,177 @@
+// The pipeline's actors, and run_pipeline(): a PipelinePlan
+// (dataflow/pipeline_plan.h) turned into running actors in one actor system,
+// run to completion on the calling thread.
+//
+//   generator -> dispatcher(generate)? -> dispatcher(execute) -> dispatcher(solve)? -> dispatcher(verify) -> writer
+//                      |                        |                       |                      |
+//                 model workers           execute workers          model workers         verify workers
+//
+// The coordinator's side (generator, dispatchers, writer) owns the job's
+// state: the source, the checkpoint log, the commit gate, the leases. Workers
+// own only the resources they work with (a sandbox pool, a model client, a
+// check) and hold nothing the job would lose with them. This process's own
+// workers are built from LocalWork; workers on other nodes join later with
+// the same protocol.
+//
+// Handles returned by the spawn functions must be kept by the caller until
+// the job ends (an unreferenced actor is destroyed).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/wire.h"
+#include "dataflow/checkpoint.h"
+#include "dataflow/checks.h"
+#include "dataflow/model_tasks.h"
+#include "dataflow/pipeline_plan.h"
+#include "dataflow/similarity.h"
+#include "dataflow/sources.h"
+#include "model/client.h"
+#include "sandbox/run.h"
+#include "storage/audit_trail.h"
+#include "storage/job_log.h"
+
+namespace vf {
+
+// --- coordinator side --------------------------------------------------------
+
+struct GeneratorSetup {
+  std::shared_ptr<ItemSource> source;
+  std::shared_ptr<JobLog> log;  // null: items are not logged
+  // Resuming: the progress the log holds, and its in-flight items, which are
+  // sent first (each stage skips the work their records already hold).
+  GeneratorCheckpoint resume_from;
+  std::vector<Item> in_flight;
+  bool target_covered = false;  // the writer's log says the target is covered: issue nothing new
+  uint64_t max_items = 0;       // 0: unlimited
+  uint32_t batch_size = 8;
+  uint32_t report_interval_ms = 500;
+  wire::downstream_actor next;
+};
+
+struct DispatcherSetup {
+  StageSpec spec;
+  uint32_t batch_size = 8;
+  uint32_t report_interval_ms = 500;
+  std::shared_ptr<JobLog> log;                   // null: nothing is logged
+  std::shared_ptr<AuditTrail> audit;             // null unless VERIFORGE_AUDIT_FILE is set
+  std::shared_ptr<SimilarityFilter> similarity;  // generate: reject questions too close to earlier ones
+  wire::downstream_actor next;
+  std::vector<wire::worker_actor> workers;       // this process's workers for the stage
+};
+
+struct DatasetWriterSetup {
+  std::string out_dir;   // accepted.jsonl, rejected.jsonl, exports, summary.json
+  std::string job_name = "job";
+  uint64_t target = 0;   // accepted items to export (0: all)
+  // The job's store: the writer's progress (gate, tallies, committed output
+  // lengths) is committed with every batch, through `log` (always present:
+  // without stage logging the writer still keeps its own progress).
+  std::shared_ptr<JobLog> log;
+  bool sync = true;           // fsync output files before each commit
+  uint32_t delay_ms = 0;      // testing knob
+  uint32_t capacity = 32;
+  uint32_t report_interval_ms = 500;
+  bool feedback = false;      // tell the generator about accepted items (self-instruct, evol-instruct)
+  bool curriculum = false;    // at the end, rl.curriculum.jsonl: easy to hard, domains interleaved
+};
+
+struct SeedCheckWriterSetup {
+  std::string results_file;     // one JSON line per seed (empty: none)
+  std::string mismatches_file;  // the executed seeds whose output did not match (empty: none)
+  uint32_t capacity = 32;
+  uint32_t report_interval_ms = 500;
+};
+
+wire::generator_actor spawn_generator(caf::actor_system& sys, GeneratorSetup setup, wire::monitor_actor monitor);
+wire::stage_actor spawn_dispatcher(caf::actor_system& sys, DispatcherSetup setup, wire::monitor_actor monitor);
+wire::writer_actor spawn_dataset_writer(caf::actor_system& sys, DatasetWriterSetup setup, wire::monitor_actor monitor);
+wire::writer_actor spawn_seed_check_writer(caf::actor_system& sys, SeedCheckWriterSetup setup,
+                                           wire::monitor_actor monitor);
+
+// --- worker side --------------------------------------------------------------
+
+struct ExecuteWorkerSetup {
+  std::string stage = "executor";
+  std::shared_ptr<sandbox::Executor> executor;  // shared by every execute worker of the process
+  sandbox::RunLimits limits;
+  uint32_t runs_per_item = 2;
+  uint32_t capacity = 16;
+  std::shared_ptr<AuditTrail> audit;
+};
+
+struct ModelWorkerSetup {
+  std::string stage;  // "generate" or "solve"
+  std::shared_ptr<const ModelTask> task;
+  std::shared_ptr<model::ModelClient> client;
+  uint32_t capacity = 256;
+  std::shared_ptr<AuditTrail> audit;
+};
+
+struct VerifyWorkerSetup {
+  std::string stage = "verifier";
+  std::shared_ptr<const Check> check;
+  uint32_t capacity = 32;
+};
+
+wire::worker_actor spawn_execute_worker(caf::actor_system& sys, ExecuteWorkerSetup setup);
+wire::worker_actor spawn_model_worker(caf::actor_system& sys, ModelWorkerSetup setup);
+wire::worker_actor spawn_verify_worker(caf::actor_system& sys, VerifyWorkerSetup setup);
+
+// The limits of one run, from the job's execute work.
+sandbox::RunLimits run_limits(const ExecuteWork& work);
+
+// --- one job in this process ------------------------------------------------------
+
+// What this process's own workers work with (the coordinator's local worker).
+struct LocalWork {
+  std::shared_ptr<sandbox::Executor> executor;
+  std::shared_ptr<model::ModelClient> generator_client;
+  std::shared_ptr<model::ModelClient> solver_client;
+  std::shared_ptr<AuditTrail> audit;
+};
+
+// What the coordinator's side is built from, besides the plan and the work spec.
+struct CoordinatorParts {
+  std::shared_ptr<JobLog> stage_log;  // null: stages do not log (checkpoint.log = false)
+  std::shared_ptr<JobLog> writer_log; // dataset writer: always present
+  std::shared_ptr<ItemSource> source;
+  GeneratorCheckpoint resume_from;
+  std::vector<Item> in_flight;
+  bool target_covered = false;
+  std::shared_ptr<SimilarityFilter> similarity;
+  std::shared_ptr<AuditTrail> audit;
+  DatasetWriterSetup dataset;       // plan.writer == kDataset
+  SeedCheckWriterSetup seed_check;  // plan.writer == kSeedCheck
+};
+
+struct PipelineOutcome {
+  bool ok = false;
+  std::string error;
+  nlohmann::json summary;
+  std::map<std::string, wire::StageReport> stages;  // last report per stage
+};
+
+struct RunControl {
+  uint32_t scheduler_threads = 0;  // 0: CAF's default
+  // Called on the calling thread with the latest report of each stage.
+  std::function<void(const std::map<std::string, wire::StageReport>&)> on_progress;
+  const std::atomic<bool>* interrupt = nullptr;
+};
+
+// Spawns the plan's actors (with LocalWork's workers) and runs the job to its
+// end on the calling thread: the calling thread watches the stages (monitor
+// and progress reports), fails the job when a stage dies abnormally, and
+// stops it cleanly when `interrupt` becomes true (what was committed stays).
+PipelineOutcome run_pipeline(const PipelinePlan& plan, const WorkSpec& work, CoordinatorParts parts, LocalWork local,
+                             const RunControl& control);
+
+}  // namespace vf

@@ -1,0 +1,29 @@
+#include "job/logging.h"
+
+#include <memory>
+#include <vector>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace vf {
+
+void setup_logging(const std::string& log_file, const std::string& level) {
+  std::vector<spdlog::sink_ptr> sinks;
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  console->set_level(spdlog::level::warn);
+  sinks.push_back(console);
+  if (!log_file.empty()) {
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file);
+    file->set_level(spdlog::level::from_str(level));
+    sinks.push_back(file);
+  }
+  auto logger = std::make_shared<spdlog::logger>("veriforge", sinks.begin(), sinks.end());
+  logger->set_level(spdlog::level::from_str(level));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace vf
