@@ -167,10 +167,40 @@ struct RunControl {
   const std::atomic<bool>* interrupt = nullptr;
 };
 
-// Spawns the plan's actors (with LocalWork's workers) and runs the job to its
-// end on the calling thread: the calling thread watches the stages (monitor
-// and progress reports), fails the job when a stage dies abnormally, and
-// stops it cleanly when `interrupt` becomes true (what was committed stays).
+// One job's actors in an actor system the caller owns (configured with
+// register_wire_types(), and the middleman when nodes join).
+//
+//   Pipeline p(sys, plan, work, parts, local);
+//   p.start();            // spawns the plan's actors with this process's workers; returns at once
+//   auto out = p.wait(control);  // watches them until the job ends
+//
+// wait() runs on the calling thread: it collects progress reports, fails
+// the job when an actor dies abnormally, and stops it cleanly when
+// control.interrupt becomes true (what was committed stays). The actors are
+// stopped when the Pipeline is destroyed, if they have not ended by then.
+// Not thread-safe: one thread calls start() and wait().
+class Pipeline {
+ public:
+  Pipeline(caf::actor_system& sys, PipelinePlan plan, WorkSpec work, CoordinatorParts parts, LocalWork local);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  Status start();
+  PipelineOutcome wait(const RunControl& control);
+
+ private:
+  caf::actor_system& sys_;
+  PipelinePlan plan_;
+  WorkSpec work_;
+  CoordinatorParts parts_;
+  LocalWork local_;
+  caf::scoped_actor self_;
+  std::vector<std::pair<caf::actor, std::string>> actors_;  // every actor, for monitoring and stopping
+  bool ended_ = false;
+};
+
+// Convenience: an actor system of its own, start() and wait().
 PipelineOutcome run_pipeline(const PipelinePlan& plan, const WorkSpec& work, CoordinatorParts parts, LocalWork local,
                              const RunControl& control);
 

@@ -1,6 +1,7 @@
 // Output records: the JSON the writer appends for accepted, rejected and
 // seed-check items, and the per-domain tallies behind the summaries.
-// Pure; no I/O. Not thread-safe; one owner (the writer).
+// Pure; no I/O. Record builders are thread-safe; Tally and SeedCheckTally
+// are not (one owner: the writer).
 #pragma once
 
 #include <cstdint>

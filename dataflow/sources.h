@@ -3,7 +3,9 @@
 // A source yields items in a deterministic order with dense ids (0, 1, ...),
 // and says why it ended. VariantSource makes offline constant variants of
 // seeds (the embedded default's generator); SeedSource yields the seeds
-// themselves (verify-seeds). LLM generators join behind this interface.
+// themselves (verify-seeds); the LLM generators' sources are in
+// dataflow/llm_sources.h. A source bound to the job's store logs its
+// progress with the items it issues, so a resumed job continues it.
 // Not thread-safe; one owner (the generator actor), which owns the seeds.
 #pragma once
 

@@ -82,13 +82,14 @@ class ForkServerPool final : public Executor {
   RunResult run_with_retry(Slot& slot, const RunRequest& request);
   std::string missing_required(const RunRequest& request);
 
+  // Set before the worker threads start, read-only afterwards.
   SandboxOptions options_;
   ModuleReport report_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // slot i is touched only by threads_[i]
   std::vector<std::thread> threads_;
-  std::unique_ptr<RunQueue> queue_;
-  std::mutex missing_mu_;
-  std::set<std::string> reported_missing_;  // log each missing module once per job
+  std::unique_ptr<RunQueue> queue_;            // thread-safe itself
+  std::mutex missing_mu_;                      // guards reported_missing_
+  std::set<std::string> reported_missing_;     // log each missing module once per job
   std::atomic<uint64_t> restarts_{0};
   std::atomic<uint64_t> next_id_{1};
 };

@@ -60,7 +60,7 @@ class RunQueue {
   }
 
  private:
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards queue_, abandoned_ and stopping_
   std::condition_variable cv_;
   std::deque<Job> queue_;
   std::deque<Job> abandoned_;

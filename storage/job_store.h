@@ -140,7 +140,8 @@ class JobStore {
   std::unique_ptr<rocksdb::DB> db_;
   JobStoreOptions options_;
   bool read_only_;
-  // kInterval: the background WAL syncer.
+  // kInterval: the background WAL syncer. mu_ guards stopping_; cv_ wakes
+  // the syncer early when the store closes.
   std::thread syncer_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <set>
 
 #include "dataflow/credit.h"
 
@@ -143,4 +144,72 @@ TEST_CASE("credit links bound every queue under a slow consumer") {
   for (int i = 0; i < total; ++i) CHECK(delivered[i] == i);
   CHECK(mid_in.peak_held() <= cap_mid);
   CHECK(sink_in.peak_held() <= cap_sink);
+}
+
+// Two producers feed a middle stage over their own links; the middle stage
+// feeds three sinks of different speeds. No link ever holds more than its
+// window, the middle stage never more than its links' windows together, and
+// every item arrives exactly once; the fastest sink gets the most.
+TEST_CASE("several upstream and downstream links bound every queue and lose nothing") {
+  std::mt19937 rng(7);
+  const uint32_t cap_mid = 3, cap_sink = 2;
+  const int per_producer = 1500;
+  Inbound mid_in(cap_mid, 1);
+  CreditWindow producer[2];
+  int next[2] = {0, 0};
+  producer[0].grant(mid_in.attach(0));
+  producer[1].grant(mid_in.attach(1));
+  struct Held {
+    int item;
+    LinkId from;
+  };
+  std::vector<Held> mid_inbox;
+  Outbound<Held> mid_out(2);
+  std::vector<InboundBudget> sink_in(3, InboundBudget(cap_sink, 1));
+  std::vector<std::vector<Held>> sink_inbox(3);
+  for (LinkId s = 0; s < 3; ++s) {
+    mid_out.add_link(s);
+    mid_out.grant(s, sink_in[s].initial_grant());
+  }
+  std::vector<int> delivered_by(3, 0);
+  std::set<int> delivered;
+  auto release_mid = [&](const std::vector<Held>& batch) {
+    for (const auto& h : batch) producer[h.from].grant(mid_in.on_released(h.from, 1));
+  };
+  auto send_mid = [&] {
+    while (auto b = mid_out.next_batch()) {
+      auto& [link, batch] = *b;
+      REQUIRE(sink_in[link].on_received(static_cast<uint32_t>(batch.size())));
+      sink_inbox[link].insert(sink_inbox[link].end(), batch.begin(), batch.end());
+      release_mid(batch);
+    }
+  };
+  for (int step = 0; step < 400000 && delivered.size() < 2 * per_producer; ++step) {
+    unsigned r = rng() % 6;
+    if (r < 2) {  // a producer sends what its credit allows
+      uint32_t n = producer[r].take(static_cast<uint32_t>(per_producer - next[r]));
+      for (uint32_t i = 0; i < n; ++i) mid_inbox.push_back({static_cast<int>(r) * per_producer + next[r]++, r});
+      REQUIRE(mid_in.on_received(r, n));
+    } else if (r == 2) {  // the middle stage finishes one item
+      if (!mid_inbox.empty()) {
+        mid_out.push(mid_inbox.front());
+        mid_inbox.erase(mid_inbox.begin());
+      }
+      send_mid();
+    } else {  // sink s finishes one item with probability 1/(s+1): sink 0 is the fastest
+      LinkId s = r - 3;
+      if (sink_inbox[s].empty() || rng() % (s + 1) != 0) continue;
+      REQUIRE(delivered.insert(sink_inbox[s].front().item).second);
+      ++delivered_by[s];
+      sink_inbox[s].erase(sink_inbox[s].begin());
+      mid_out.grant(s, sink_in[s].on_released(1));
+      send_mid();
+    }
+    REQUIRE(mid_in.held() <= 2 * cap_mid);
+    REQUIRE(mid_inbox.size() + mid_out.pending() == mid_in.held());
+    for (const auto& s : sink_in) REQUIRE(s.held() <= cap_sink);
+  }
+  CHECK(delivered.size() == 2 * per_producer);
+  CHECK(mid_in.peak_held() <= 2 * cap_mid);
+  CHECK(delivered_by[0] > delivered_by[2]);
 }
