@@ -37,6 +37,7 @@
 #include "model/client.h"
 #include "sandbox/run.h"
 #include "storage/audit_trail.h"
+#include "storage/env.h"
 #include "storage/job_log.h"
 
 namespace vf {
@@ -82,6 +83,7 @@ struct DatasetWriterSetup {
   uint32_t report_interval_ms = 500;
   bool feedback = false;      // tell the generator about accepted items (self-instruct, evol-instruct)
   bool curriculum = false;    // at the end, rl.curriculum.jsonl: easy to hard, domains interleaved
+  Env* env = Env::posix();    // the output files go through it (tests simulate power loss)
 };
 
 struct SeedCheckWriterSetup {

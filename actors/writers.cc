@@ -31,7 +31,12 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
       : Stage(cfg, {"writer", setup.capacity, std::max<uint32_t>(1, setup.capacity / 4), setup.report_interval_ms},
               std::move(monitor)),
         setup_(std::move(setup)),
-        gate_(setup_.target ? setup_.target : CommitGate::kUnlimited) {
+        gate_(setup_.target ? setup_.target : CommitGate::kUnlimited),
+        accepted_(setup_.env),
+        rejected_(setup_.env),
+        sharegpt_(setup_.env),
+        openai_(setup_.env),
+        rl_(setup_.env) {
     use_log(setup_.log);
   }
 

@@ -142,6 +142,7 @@ Status Job::open() {
   JobStoreOptions options;
   options.sync = *parse_sync_policy(config_.checkpoint.sync);
   options.sync_interval_ms = config_.checkpoint.sync_interval_ms;
+  options.env = request_.env;
   auto opened = JobStore::open(out_dir_ + "/db", options);
   if (!opened) return opened.failure();
   store_ = std::move(opened.value());
@@ -227,6 +228,7 @@ JobResult Job::run(const RunControl& control) {
   parts.dataset.sync = config_.checkpoint.sync != "none";
   parts.dataset.delay_ms = config_.writer.delay_ms;
   parts.dataset.curriculum = config_.writer.curriculum && config_.solves();
+  parts.dataset.env = request_.env;
   LocalWork local = local_;
   local_.executor.reset();  // the workers own the pool; it goes with the actor system
   auto outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), control);

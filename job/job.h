@@ -43,6 +43,7 @@ struct JobRequest {
   bool skip_invalid_seeds = false;
   bool force = false;                  // resume under a changed config or seed set
   std::string cwd;                     // where relative paths were meant (for `resume`)
+  Env* env = Env::posix();             // the log's and outputs' files go through it (tests inject faults)
 };
 
 // What the folder held when the job was opened.

@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -65,8 +67,9 @@ class RocksToSpdlog final : public rocksdb::Logger {
   }
 };
 
-rocksdb::Options db_options(bool create_if_missing) {
+rocksdb::Options db_options(bool create_if_missing, rocksdb::Env* env) {
   rocksdb::Options o;
+  if (env) o.env = env;
   o.info_log = std::make_shared<RocksToSpdlog>();
   o.create_if_missing = create_if_missing;
   o.paranoid_checks = true;
@@ -149,8 +152,9 @@ void LogBatch::put_feedback(uint64_t id, std::string_view bytes) {
 
 // --- JobStore -------------------------------------------------------------
 
-JobStore::JobStore(std::string path, rocksdb::DB* db, JobStoreOptions options, bool read_only)
-    : path_(std::move(path)), db_(db), options_(options), read_only_(read_only) {
+JobStore::JobStore(std::string path, rocksdb::DB* db, JobStoreOptions options, bool read_only,
+                   std::unique_ptr<rocksdb::Env> rocks_env)
+    : path_(std::move(path)), rocks_env_(std::move(rocks_env)), db_(db), options_(options), read_only_(read_only) {
   if (!read_only_ && options_.sync == SyncPolicy::kInterval) syncer_ = std::thread([this] { sync_loop(); });
 }
 
@@ -185,19 +189,25 @@ void JobStore::sync_loop() {
 }
 
 Expected<std::unique_ptr<JobStore>> JobStore::open(const std::string& path, JobStoreOptions options) {
+  // RocksDB reports a missing folder at error level before it creates it.
+  std::error_code ec;
+  if (options.create_if_missing) std::filesystem::create_directories(path, ec);
+  std::unique_ptr<rocksdb::Env> rocks_env;
+  if (options.env)
+    if (auto fs = options.env->rocksdb_file_system()) rocks_env = rocksdb::NewCompositeEnv(fs);
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options(options.create_if_missing), path, &db);
+  rocksdb::Status s = rocksdb::DB::Open(db_options(options.create_if_missing, rocks_env.get()), path, &db);
   if (!s.ok()) return failure("open", path, s);
-  return std::unique_ptr<JobStore>(new JobStore(path, db, options, false));
+  return std::unique_ptr<JobStore>(new JobStore(path, db, options, false, std::move(rocks_env)));
 }
 
 Expected<std::unique_ptr<JobStore>> JobStore::open_read_only(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path + "/CURRENT", ec)) return not_found("job store " + path + ": no job database here");
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options(false), path, &db);
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options(false, nullptr), path, &db);
   if (!s.ok()) return failure("open (read-only)", path, s);
-  return std::unique_ptr<JobStore>(new JobStore(path, db, {}, true));
+  return std::unique_ptr<JobStore>(new JobStore(path, db, {}, true, nullptr));
 }
 
 Status JobStore::write(LogBatch& batch) {

@@ -41,9 +41,11 @@
 #include <msgpack.hpp>
 
 #include "base/status.h"
+#include "storage/env.h"
 
 namespace rocksdb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -64,6 +66,7 @@ struct JobStoreOptions {
   SyncPolicy sync = SyncPolicy::kBatch;
   uint32_t sync_interval_ms = 50;
   bool create_if_missing = true;
+  Env* env = nullptr;  // the files go through this Env's file system (null: the real one); must outlive the store
 };
 
 // One atomic group of log writes. Not thread-safe; build it, hand it to write().
@@ -131,12 +134,14 @@ class JobStore {
   const std::string& path() const { return path_; }
 
  private:
-  JobStore(std::string path, rocksdb::DB* db, JobStoreOptions options, bool read_only);
+  JobStore(std::string path, rocksdb::DB* db, JobStoreOptions options, bool read_only,
+           std::unique_ptr<rocksdb::Env> rocks_env);
   Status scan(std::string_view prefix, std::string_view from,
               const std::function<Status(std::string_view key, std::string_view value)>& visit) const;
   void sync_loop();
 
   std::string path_;
+  std::unique_ptr<rocksdb::Env> rocks_env_;  // the Env's file system wrapped for RocksDB (null: default); outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   JobStoreOptions options_;
   bool read_only_;

@@ -1,64 +1,56 @@
 #include "storage/output_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 namespace vf {
-
-OutputFile::~OutputFile() {
-  if (f_) std::fclose(f_);
-}
 
 Expected<OutputFile::Repair> OutputFile::open(const std::string& path, uint64_t committed) {
   path_ = path;
   Repair repair;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size < committed)
-      return Error{path + ": holds " + std::to_string(size) + " bytes but the checkpoint log committed " +
-                   std::to_string(committed) + ": committed records were lost outside veriforge (file replaced "
-                   "or truncated); restore the file or start a new job"};
-    if (size > committed) {
-      repair.cut_bytes = size - committed;
-      if (committed > 0 || size > 0) {
-        // The cut is torn unless the committed prefix ends exactly at the file's last newline.
-        int fd = ::open(path.c_str(), O_RDONLY);
-        if (fd >= 0) {
-          char last = '\n';
-          if (::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1) repair.torn_line = last != '\n';
-          ::close(fd);
-        }
-      }
-      if (::truncate(path.c_str(), static_cast<off_t>(committed)) != 0)
-        return Error{"cannot repair " + path + " (cut to its committed " + std::to_string(committed) +
-                     " bytes): " + std::strerror(errno)};
+  auto size = env_->file_size(path);
+  if (size) {
+    if (*size < committed)
+      return corruption(path + ": holds " + std::to_string(*size) + " bytes but the checkpoint log committed " +
+                        std::to_string(committed) +
+                        ": committed records were lost outside veriforge (file replaced or truncated); restore the "
+                        "file or start a new job");
+    if (*size > committed) {
+      repair.cut_bytes = *size - committed;
+      // The cut is torn unless the file's last byte ends a line.
+      auto last = env_->read(path, *size - 1, 1);
+      repair.torn_line = last && last->size() == 1 && (*last)[0] != '\n';
+      if (auto s = env_->truncate(path, committed); !s)
+        return io_error("cannot repair " + path + " (cut to its committed " + std::to_string(committed) +
+                        " bytes): " + s.error());
     }
-  } else if (errno != ENOENT) {
-    return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  } else if (size.code() != ErrorCode::kNotFound) {
+    return size.failure();
   }
-  f_ = std::fopen(path.c_str(), "a");
-  if (!f_) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  auto file = env_->open_appendable(path);
+  if (!file) return file.failure();
+  file_ = std::move(file.value());
   length_ = committed;
   return repair;
 }
 
 Status OutputFile::append_line(const std::string& line) {
-  if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fputc('\n', f_) == EOF)
-    return Error{"cannot write " + path_ + ": " + std::strerror(errno)};
+  buffer_ += line;
+  buffer_ += '\n';
   length_ += line.size() + 1;
   unsynced_ = true;
+  // Large batches go to the OS as they grow, not all at the flush.
+  if (buffer_.size() >= (1 << 20)) {
+    if (auto s = file_->append(buffer_); !s) return s;
+    buffer_.clear();
+  }
   return {};
 }
 
 Status OutputFile::flush(bool sync) {
-  if (std::fflush(f_) != 0) return Error{"cannot write " + path_ + ": " + std::strerror(errno)};
+  if (!buffer_.empty()) {
+    if (auto s = file_->append(buffer_); !s) return s;
+    buffer_.clear();
+  }
   if (sync && unsynced_) {
-    if (::fsync(fileno(f_)) != 0) return Error{"cannot sync " + path_ + ": " + std::strerror(errno)};
+    if (auto s = file_->sync(); !s) return s;
     unsynced_ = false;
   }
   return {};

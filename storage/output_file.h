@@ -6,25 +6,26 @@
 // line) are cut, so what was committed stays byte-identical and the records
 // of the cut batch are written once more by the resumed job; a file shorter
 // than its committed length has lost committed records, which is reported
-// as an error (never papered over). append() buffers; flush() hands the
+// as an error (never papered over). append_line() buffers; flush() hands the
 // bytes to the OS and, with `sync`, to the disk (only when something was
-// appended since the last sync); length() counts what was
-// appended, flushed or not. Errors name the file.
+// appended since the last sync); length() counts what was appended, flushed
+// or not. Files go through an Env (storage/env.h), so tests can simulate a
+// power loss. Errors name the file.
 // Not thread-safe; one owner (the writer).
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "storage/env.h"
 
 namespace vf {
 
 class OutputFile {
  public:
-  OutputFile() = default;
-  ~OutputFile();
+  explicit OutputFile(Env* env = Env::posix()) : env_(env) {}
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
@@ -40,14 +41,16 @@ class OutputFile {
   Status append_line(const std::string& line);
   Status flush(bool sync);
   uint64_t length() const { return length_; }
-  bool is_open() const { return f_ != nullptr; }
+  bool is_open() const { return file_ != nullptr; }
   const std::string& path() const { return path_; }
 
  private:
+  Env* env_;
   std::string path_;
-  std::FILE* f_ = nullptr;
+  std::unique_ptr<WritableFile> file_;
+  std::string buffer_;     // appended, not yet handed to the OS
   uint64_t length_ = 0;
-  bool unsynced_ = false;  // appended since the last fsync (an idle file costs no fsync)
+  bool unsynced_ = false;  // appended since the last sync (an idle file costs no fsync)
 };
 
 }  // namespace vf

@@ -78,7 +78,7 @@ int synth(const std::string& dir, uint64_t n) {
     LogBatch gen;
     for (const auto& it : items) gen.put_item(it.id, encode(it));
     source.checkpoint(gen);
-    gen.put_meta("generator", encode(GeneratorCheckpoint{issued + items.size(), false, ""}));
+    gen.put_meta(meta::kGenerator, encode(GeneratorCheckpoint{issued + items.size(), false, ""}));
     if (auto s = store.write(gen); !s) return std::fprintf(stderr, "%s\n", s.error().c_str()), 1;
     issued += items.size();
     bool tail = issued + kInFlight > n;  // these stay in flight
@@ -110,7 +110,7 @@ int synth(const std::string& dir, uint64_t n) {
     writer.gate = gate.snapshot();
     writer.max_id_seen = issued;
     writer.file_lengths["accepted.jsonl"] = 0;
-    written.put_meta("writer", encode(writer));
+    written.put_meta(meta::kWriter, encode(writer));
     if (auto s = store.write(written); !s) return std::fprintf(stderr, "%s\n", s.error().c_str()), 1;
   }
   return 0;
