@@ -123,11 +123,20 @@ PipelineOutcome Pipeline::wait(const RunControl& control) {
   std::map<caf::actor_addr, std::string> names;
   for (const auto& [actor, name] : actors_) names[actor.address()] = name;
   bool done = false;
+  // Checked after every message, not only when none comes for a while: a
+  // busy job reports many times a second.
+  auto interrupted = [&] {
+    if (!done && control.interrupt && control.interrupt->load()) {
+      outcome.error = "interrupted";
+      done = true;
+    }
+  };
   self_->receive_while([&] { return !done; })(
       [&](wire::stage_report_msg& m) {
         if (!m.ok()) return;
         outcome.stages[m.value.stage] = m.value;
         if (control.on_progress) control.on_progress(outcome.stages);
+        interrupted();
       },
       [&](wire::job_report_msg& m) {
         done = true;
@@ -145,13 +154,7 @@ PipelineOutcome Pipeline::wait(const RunControl& control) {
           done = true;
         }
       },
-      caf::after(std::chrono::milliseconds(200)) >>
-          [&] {
-            if (control.interrupt && control.interrupt->load()) {
-              outcome.error = "interrupted";
-              done = true;
-            }
-          });
+      caf::after(std::chrono::milliseconds(200)) >> [&] { interrupted(); });
   if (!outcome.ok)
     for (auto it = actors_.rbegin(); it != actors_.rend(); ++it) self_->send_exit(it->first, caf::exit_reason::user_shutdown);
   ended_ = true;

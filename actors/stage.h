@@ -243,6 +243,7 @@ class Stage : public Base {
     r.peak_held = inbound_.peak_held();
     r.capacity = inbound_.capacity();
     r.finished = finished;
+    r.credit_overruns = credit_overruns_;
     fill_report(r);
     this->send(monitor_, wire::pack(r));
   }

@@ -153,7 +153,9 @@ struct StageReport {
   bool finished = false;
   uint64_t fenced = 0;    // work reports discarded for a lease no longer held
   uint32_t workers = 0;   // work actors attached (dispatchers)
-  MSGPACK_DEFINE(stage, received, sent, accepted, rejected, held, peak_held, capacity, finished, fenced, workers)
+  uint64_t credit_overruns = 0;  // batches that came beyond the credit granted (a protocol bug upstream)
+  MSGPACK_DEFINE(stage, received, sent, accepted, rejected, held, peak_held, capacity, finished, fenced, workers,
+                 credit_overruns)
 };
 
 struct JobReport {

@@ -156,7 +156,11 @@ const std::vector<Field>& fields() {
       field("model.max_attempts", R, VF_KEY(model.max_attempts), "Attempts per model call, the first included.", 1, 100),
       field("model.backoff_base_s", R, VF_KEY(model.backoff_base_s), "First retry delay; doubles per attempt, with jitter."),
       field("model.backoff_max_s", R, VF_KEY(model.backoff_max_s),
-            "Longest retry delay (Retry-After may ask for more).", 1),
+            "Longest retry delay of the client's own backoff (a server's Retry-After is honoured as asked).", 1),
+      field("model.retry_after_max_s", R, VF_KEY(model.retry_after_max_s),
+            "Longest Retry-After (or retry-after-ms) the client waits; a server asking for longer fails the call "
+            "instead (as OpenAI's client does).",
+            1),
       field("executor.python", R, VF_KEY(executor.python),
             "Interpreter for rationale code (Debian's /usr/bin/python3 sees the python3-* packages)."),
       field("executor.workers", O, VF_KEY(executor.workers), "Snippets run at once (0: one per core).", 0, 1024),

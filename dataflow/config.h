@@ -89,6 +89,7 @@ struct ModelSection {  // [model]
   uint32_t max_attempts = 6;
   double backoff_base_s = 0.5;
   double backoff_max_s = 30;
+  double retry_after_max_s = 120;
 };
 
 struct ExecutorSection {  // [executor]

@@ -180,6 +180,7 @@ Expected<std::shared_ptr<model::ModelClient>> model_client(const JobConfig& c, c
   o.backoff.base_s = c.model.backoff_base_s;
   o.backoff.max_s = c.model.backoff_max_s;
   o.backoff.max_attempts = static_cast<int>(c.model.max_attempts);
+  o.backoff.retry_after_max_s = c.model.retry_after_max_s;
   o.random_seed = c.job.random_seed;
   for (const auto& e : c.endpoints) {
     if (e.role != role && e.role != "both") continue;

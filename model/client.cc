@@ -194,16 +194,24 @@ struct ModelClient::Impl {
                           ? parsed.error()
                           : "HTTP " + std::to_string(r.status) + ": " + error_message(r.body);
     p->last_error = why;
+    std::optional<double> delay;
+    if (d == Disposition::kRetry) {
+      auto wait = requested_wait(r.retry_after_ms, r.retry_after, static_cast<double>(std::time(nullptr)));
+      delay = backoff_delay(options.backoff, p->attempts + 1, wait, std::uniform_real_distribution<double>(0, 1)(rng));
+      if (!delay) {
+        d = Disposition::kFail;  // the server asked for a wait longer than we retry after
+        why += " (the server asked to retry after " + std::to_string(static_cast<long long>(*wait)) +
+               " s, more than model.retry_after_max_s = " +
+               std::to_string(static_cast<long long>(options.backoff.retry_after_max_s)) + " s; not retried)";
+      }
+    }
     if (d == Disposition::kRetry && p->attempts < options.backoff.max_attempts) {
       e.stats.retries++;
-      auto retry_after = parse_retry_after(r.retry_after, static_cast<double>(std::time(nullptr)));
-      double delay = backoff_delay(options.backoff, p->attempts + 1, retry_after,
-                                   std::uniform_real_distribution<double>(0, 1)(rng));
       p->avoid_endpoint = idx;
       spdlog::debug("component=model event=retry endpoint={} attempt={} delay_s={:.3f} error=\"{}\"", e.config.name,
-                    p->attempts, delay, why);
+                    p->attempts, *delay, why);
       snapshot_endpoint(e);
-      engine.post_after(delay, [this, p] {
+      engine.post_after(*delay, [this, p] {
         queue.push_back(p);
         pump();
       });

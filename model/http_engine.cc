@@ -28,6 +28,21 @@ struct Transfer {
   double started = 0;
 };
 
+}  // namespace
+
+bool header_value(std::string_view line, std::string_view name, std::string& value) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (size_t i = 0; i < name.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  std::string_view v = line.substr(name.size() + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  value.assign(v);
+  return true;
+}
+
+namespace {
+
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   t->response.body.append(data, size * n);
@@ -37,18 +52,9 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    bool match = true;
-    for (size_t i = 0; i < kName.size() && match; ++i)
-      match = std::tolower(static_cast<unsigned char>(line[i])) == kName[i];
-    if (match) {
-      std::string v(line.substr(kName.size()));
-      v.erase(0, v.find_first_not_of(" \t"));
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
-      t->response.retry_after = v;
-    }
-  }
+  std::string value;
+  if (header_value(line, "retry-after", value)) t->response.retry_after = value;
+  else if (header_value(line, "retry-after-ms", value)) t->response.retry_after_ms = value;
   return size * n;
 }
 

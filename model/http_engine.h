@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vf::model {
@@ -28,11 +29,16 @@ struct HttpResponse {
   long status = 0;              // 0 when the transfer failed
   std::string body;
   std::string retry_after;      // the Retry-After header, if any
+  std::string retry_after_ms;   // the retry-after-ms header (OpenAI's, milliseconds), if any
   std::string transport_error;  // curl's message when the transfer failed
   bool timed_out = false;
   bool connect_failed = false;  // refused / unresolvable: the endpoint is not there
   double seconds = 0;
 };
+
+// The value of header `name` (lower case) when `line` ("Name: value\r\n",
+// any case) is that header; false otherwise. Exposed for tests.
+bool header_value(std::string_view line, std::string_view name, std::string& value);
 
 class HttpEngine {
  public:

@@ -51,12 +51,15 @@ void AdaptiveLimit::on_overload(double now) {
   limit_ = std::max(1.0, std::floor(limit_ * 0.7));
 }
 
-double backoff_delay(const BackoffPolicy& p, int attempt, std::optional<double> retry_after_s, double random01) {
+std::optional<double> backoff_delay(const BackoffPolicy& p, int attempt, std::optional<double> retry_after_s,
+                                    double random01) {
+  if (retry_after_s) {
+    if (*retry_after_s > p.retry_after_max_s) return std::nullopt;
+    return *retry_after_s * (1 + 0.1 * random01);
+  }
   double exp = p.base_s * std::pow(2.0, std::max(0, attempt - 2));
   double d = std::min(p.max_s, exp);
-  d = d * (1 - p.jitter) + d * p.jitter * random01;
-  if (retry_after_s) d = std::max(d, std::min(*retry_after_s, p.max_s * 4));
-  return d;
+  return d * (1 - p.jitter) + d * p.jitter * random01;
 }
 
 std::optional<double> parse_retry_after(const std::string& value, double now_epoch) {
@@ -70,6 +73,16 @@ std::optional<double> parse_retry_after(const std::string& value, double now_epo
     return std::max(0.0, when - now_epoch);
   }
   return std::nullopt;
+}
+
+std::optional<double> requested_wait(const std::string& retry_after_ms, const std::string& retry_after,
+                                     double now_epoch) {
+  if (!retry_after_ms.empty()) {
+    char* end = nullptr;
+    double ms = std::strtod(retry_after_ms.c_str(), &end);
+    if (end != retry_after_ms.c_str() && *end == '\0' && ms >= 0) return ms / 1000.0;
+  }
+  return parse_retry_after(retry_after, now_epoch);
 }
 
 Disposition classify(long status, bool transport_error) {

@@ -50,14 +50,23 @@ struct BackoffPolicy {
   double max_s = 30;
   double jitter = 0.5;   // fraction of the delay drawn at random
   int max_attempts = 6;  // including the first
+  double retry_after_max_s = 120;  // a server asking to wait longer is not retried (as OpenAI's client)
 };
 
-// Delay before attempt `attempt` (2, 3, ...): exponential with jitter, and
-// never shorter than the server's Retry-After.
-double backoff_delay(const BackoffPolicy& p, int attempt, std::optional<double> retry_after_s, double random01);
+// Delay before attempt `attempt` (2, 3, ...). When the server said how long
+// to wait (Retry-After), that long, plus up to 10 % so calls told the same
+// wait do not all return at once; nullopt when it asked for more than
+// retry_after_max_s (the call then fails instead of waiting). Otherwise
+// exponential from base_s, capped at max_s, with jitter.
+std::optional<double> backoff_delay(const BackoffPolicy& p, int attempt, std::optional<double> retry_after_s,
+                                    double random01);
 
 // Retry-After: delta-seconds, or an HTTP date (seconds from `now_epoch`).
 std::optional<double> parse_retry_after(const std::string& value, double now_epoch);
+// The wait a response asks for: retry-after-ms (milliseconds) when present
+// and valid, else Retry-After.
+std::optional<double> requested_wait(const std::string& retry_after_ms, const std::string& retry_after,
+                                     double now_epoch);
 
 enum class Disposition { kSuccess, kRetry, kFail };
 // 2xx success; 408, 409, 425, 429, 5xx and transport errors retry; other 4xx fail.

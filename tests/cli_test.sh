@@ -6,7 +6,7 @@ set -u
 VF=$1
 SRC=$2
 WORK=$(mktemp -d /tmp/veriforge-cli-XXXXXX)
-trap 'umount "$WORK/small" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"' EXIT
 pass=0
 fail=0
 check() {  # check NAME COMMAND...
@@ -175,24 +175,6 @@ check "nothing half-written after the failed write" test $? -eq 0
 check "the job resumes once writes succeed" test $? -eq 0
 check "and its accepted records equal the uninterrupted run's" same_accepted "$WORK/job" "$WORK/full"
 
-# A real full disk, when this machine lets us mount a small tmpfs (root with CAP_SYS_ADMIN).
-mkdir -p "$WORK/small"
-if mount -t tmpfs -o size=200k tmpfs "$WORK/small" 2>/dev/null; then
-  "$VF" run "$SRC/configs/local.toml" --out "$WORK/small/job" --set target_accepted=40 --no-progress > /dev/null 2> "$WORK/enospc.err"
-  rc=$?
-  check "a full disk stops the job with exit 2" test $rc -eq 2
-  check "the error says the disk is full" contains "$WORK/enospc.err" "No space left on device"
-  "$VF" check "$WORK/small/job" > /dev/null 2>&1
-  check "nothing half-written on the full disk" test $? -eq 0
-  mount -o remount,size=16m "$WORK/small"
-  "$VF" run "$SRC/configs/local.toml" --out "$WORK/small/job" --set target_accepted=40 --no-progress > /dev/null 2>&1
-  check "with space back the same command finishes the job" test $? -eq 0
-  check "and its accepted records equal the uninterrupted run's" same_accepted "$WORK/job" "$WORK/small/job"
-  umount "$WORK/small"
-else
-  echo "skip full-disk test: cannot mount a tmpfs here (the file-size-limit test above covers the same write path)"
-fi
-
 # A damaged log: a clear error naming it, outputs untouched.
 cp -r "$WORK/killed" "$WORK/damaged"
 for m in "$WORK"/damaged/db/MANIFEST-*; do head -c 40 "$m" > "$m.cut" && mv "$m.cut" "$m"; done
@@ -213,7 +195,14 @@ check "verify-seeds exits 0" test $? -eq 0
 cat "$WORK/vs.out"
 n=$(wc -l < "$WORK/seeds.jsonl")
 check "verify-seeds writes one line per seed" test "$n" -eq "$(wc -l < "$SRC/configs/seeds/examples.jsonl")"
-check "verify-seeds: every example seed matches" contains "$WORK/vs.out" "100.0%"
+# Every domain row's last column (match % of the executed seeds) is 100.0%, and every seed executed.
+check "verify-seeds: every example seed matches" /usr/bin/python3 -c "
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip() and not l.startswith(('domain', 'statuses', 'missing', 'results:', 'mismatches:')) and ' items in ' not in l]
+assert rows, 'no domain rows'
+for r in rows:
+    assert r[-1] == '100.0%' and r[-3] == '100.0%' and r[-4] == r[-5] == r[-2], r
+" "$WORK/vs.out"
 printf '{"question": "q", "final_answer": "1", "rationale": "import constraint_missing_mod\\nprint(1)", "metadata": {"license": "x", "domain": "Logic"}}\n{"question": "q2", "final_answer": "2", "rationale": "print(3)", "metadata": {"license": "x", "domain": "Logic"}}\n' > "$WORK/dep.jsonl"
 "$VF" verify-seeds "$WORK/dep.jsonl" --out "$WORK/dep.out.jsonl" --no-progress > "$WORK/dep.out" 2>&1
 check "verify-seeds names missing modules" contains "$WORK/dep.out" "missing modules: constraint_missing_mod (1 items)"

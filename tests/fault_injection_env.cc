@@ -221,7 +221,7 @@ void FaultInjectionEnv::crash() { crashed_ = true; }
 
 void FaultInjectionEnv::crash_at_sync(uint64_t k) {
   std::lock_guard<std::mutex> lock(mu_);
-  crash_at_ = k ? syncs_ + k : 0;
+  crash_at_ = k ? sync_attempts_ + k : 0;
 }
 
 uint64_t FaultInjectionEnv::syncs() const {
@@ -239,16 +239,17 @@ void FaultInjectionEnv::wrote(const std::string& path, uint64_t new_size) {
 bool FaultInjectionEnv::before_sync(const std::string&) {
   std::lock_guard<std::mutex> lock(mu_);
   if (crashed_) return false;
-  if (crash_at_ && syncs_ + 1 >= crash_at_) {
+  if (crash_at_ && sync_attempts_ + 1 >= crash_at_) {
     crashed_ = true;
     return false;
   }
-  ++syncs_;
+  ++sync_attempts_;
   return true;
 }
 
 void FaultInjectionEnv::synced(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++syncs_;
   auto& f = files_[path];
   f.synced = std::max(f.synced, std::min(size, f.size));
 }

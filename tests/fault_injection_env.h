@@ -44,7 +44,7 @@ class FaultInjectionEnv final : public Env {
   void crash();                     // the power goes now
   void crash_at_sync(uint64_t k);   // the k-th sync from now (k >= 1) is where it goes; 0: disarm
   bool crashed() const { return crashed_.load(); }
-  uint64_t syncs() const;           // syncs made durable so far
+  uint64_t syncs() const;           // syncs completed so far (what they covered is durable)
   // After crash() and after every writer closed its files: cuts each file to
   // its durable length and removes the files created after the crash.
   Status drop_unsynced();
@@ -67,8 +67,9 @@ class FaultInjectionEnv final : public Env {
   };
   mutable std::mutex mu_;
   std::map<std::string, FileState> files_;
-  uint64_t syncs_ = 0;
-  uint64_t crash_at_ = 0;  // absolute sync number at which to crash (0: none)
+  uint64_t syncs_ = 0;          // completed
+  uint64_t sync_attempts_ = 0;  // begun before the crash
+  uint64_t crash_at_ = 0;       // the attempt at which the power goes (0: none)
   std::atomic<bool> crashed_{false};
   std::shared_ptr<rocksdb::FileSystem> rocks_fs_;
 };

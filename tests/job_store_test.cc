@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "storage/codec.h"
 #include "storage/job_store.h"
 #include "storage/output_file.h"
+#include "fault_injection_env.h"
 #include "test_util.h"
 
 using namespace vf;
@@ -171,11 +173,13 @@ int log_writer_child(const char* path) {
   if (!store.ok()) return 3;
   uint64_t next = 0;
   if (auto m = (*store)->get_meta("last"); m.ok() && m.value()) next = std::stoull(*m.value()) + 1;
-  for (;; ++next) {
+  int ready_fd = std::atoi(std::getenv("VF_LOG_WRITER_READY_FD"));
+  for (uint64_t written = 0;; ++next, ++written) {
     LogBatch b;
     for (uint64_t k = 0; k < 8; ++k) b.put_item(next * 8 + k, std::string(200, char('a' + next % 26)));
     b.put_meta("last", std::to_string(next));
     if (!(*store)->write(b).ok()) return 4;
+    if (written == 0 && ::write(ready_fd, "r", 1) != 1) return 5;  // the parent may kill from now on
   }
 }
 const bool kIsLogWriterChild = [] {
@@ -193,14 +197,25 @@ TEST_CASE("kill -9 during log writes leaves whole batches only") {
   std::mt19937 rng(12345);
   uint64_t last_seen = 0;
   for (int round = 0; round < 6; ++round) {
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
     pid_t child = fork();
     REQUIRE(child >= 0);
     if (child == 0) {
+      close(ready[0]);
       setenv("VF_LOG_WRITER_CHILD", path.c_str(), 1);
+      setenv("VF_LOG_WRITER_READY_FD", std::to_string(ready[1]).c_str(), 1);
       execl("/proc/self/exe", "unit_tests", nullptr);
       _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(60 + rng() % 120));
+    close(ready[1]);
+    // Once the child has logged its first batch of this round, kill it at a random moment.
+    pollfd pfd{ready[0], POLLIN, 0};
+    REQUIRE(poll(&pfd, 1, 60000) == 1);
+    char byte = 0;
+    REQUIRE(read(ready[0], &byte, 1) == 1);
+    close(ready[0]);
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100000));
     ::kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
@@ -226,17 +241,23 @@ TEST_CASE("kill -9 during log writes leaves whole batches only") {
   CHECK(last_seen > 0);
 }
 
-TEST_CASE("interval sync: writes are visible at once and durable after close") {
+TEST_CASE("interval sync: a write is visible at once and survives a power loss once the interval has passed") {
   TempDir dir;
+  vf::test::FaultInjectionEnv env;
   {
-    auto store = JobStore::open(dir.path() + "/db", {SyncPolicy::kInterval, 5, true});
+    auto store = JobStore::open(dir.path() + "/db", {SyncPolicy::kInterval, 5, true, &env});
     REQUIRE(store.ok());
     LogBatch b;
     b.put_item(1, "one");
     REQUIRE((*store)->write(b).ok());
+    uint64_t before = env.syncs();
     CHECK((*store)->item(1).value().value() == "one");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // The background syncer runs every 5 ms: wait until it has synced since the write.
+    for (int i = 0; i < 6000 && env.syncs() <= before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(env.syncs() > before);
+    env.crash();
   }
+  REQUIRE(env.drop_unsynced().ok());
   auto store = JobStore::open(dir.path() + "/db");
   REQUIRE(store.ok());
   CHECK((*store)->item(1).value().value() == "one");

@@ -144,15 +144,39 @@ assert rs and all(r.get('evolution') and r.get('evolved_from') for r in rs)"
 
 # --- killed and resumed: LLM generators pick up their progress, pools and logged calls --
 start_sim --seed 17 --latency-ms 40 --solver-accuracy 0.8 --gen-broken 0.1
+# Waits until the audit's current session (since its last "kill" line) has
+# logged a model call and has calls in flight; exit 1 after 60 s without.
+in_flight_and_logged() {
+  /usr/bin/python3 - "$1" <<'PY'
+import sys, time
+for _ in range(1200):
+    started, logged = set(), set()
+    try:
+        for line in open(sys.argv[1]):
+            p = line.split()
+            if p and p[0] == "kill": started, logged = set(), set()
+            elif len(p) == 3 and p[1] == "call": (started if p[0] == "start" else logged).add(p[2])
+    except FileNotFoundError:
+        pass
+    if logged and started - logged:
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+PY
+}
 for kind in few-shot self-instruct; do
   write_config "$WORK/kill-$kind.toml" 10 $kind
-  for delay in 0.8 1.3; do
+  for round in 1 2; do
     VERIFORGE_AUDIT_FILE="$WORK/kill-$kind.audit" "$VF" run "$WORK/kill-$kind.toml" --out "$WORK/kill-$kind" --no-progress > /dev/null 2>&1 &
     pid=$!
-    sleep $delay
+    # Kill only once calls were logged in this session and others are in flight:
+    # the resume must then skip the first and redo only the second.
+    in_flight_and_logged "$WORK/kill-$kind.audit"
+    landed=$?
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     echo "kill" >> "$WORK/kill-$kind.audit"
+    check "$kind kill $round landed with model calls logged and others in flight" test $landed -eq 0
   done
   VERIFORGE_AUDIT_FILE="$WORK/kill-$kind.audit" "$VF" run "$WORK/kill-$kind.toml" --out "$WORK/kill-$kind" --no-progress > "$WORK/kill-$kind.out" 2>&1
   rc=$?

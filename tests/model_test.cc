@@ -20,9 +20,11 @@
 #include "model/http_engine.h"
 #include "model/limits.h"
 #include "model/openai.h"
+#include "tests/sim_process.h"
 #include "tests/test_util.h"
 
 using namespace vf::model;
+using vf::test::Simulator;
 
 TEST_CASE("token bucket: a minute's budget, refilled continuously") {
   TokenBucket b(60);  // one per second
@@ -58,28 +60,45 @@ TEST_CASE("adaptive in-flight limit: shrinks on overload once per window, grows 
   CHECK(one.limit() == 1);
 }
 
-TEST_CASE("backoff: exponential, jittered, capped, never shorter than Retry-After") {
+TEST_CASE("backoff: exponential, jittered, capped; a server's wait is honoured up to retry_after_max_s") {
   BackoffPolicy p;
   p.base_s = 1;
   p.max_s = 8;
-  p.jitter = 0;
-  CHECK(backoff_delay(p, 2, std::nullopt, 0.5) == doctest::Approx(1));
-  CHECK(backoff_delay(p, 3, std::nullopt, 0.5) == doctest::Approx(2));
-  CHECK(backoff_delay(p, 10, std::nullopt, 0.5) == doctest::Approx(8));
-  CHECK(backoff_delay(p, 2, 5.0, 0.5) == doctest::Approx(5));
   p.jitter = 0.5;
-  CHECK(backoff_delay(p, 3, std::nullopt, 0.0) == doctest::Approx(1));
-  CHECK(backoff_delay(p, 3, std::nullopt, 1.0) == doctest::Approx(2));
+  CHECK(backoff_delay(p, 2, std::nullopt, 0.5).value() == doctest::Approx(0.75));
+  CHECK(backoff_delay(p, 3, std::nullopt, 0.5).value() == doctest::Approx(1.5));
+  CHECK(backoff_delay(p, 10, std::nullopt, 0.5).value() == doctest::Approx(6));
+  CHECK(backoff_delay(p, 3, std::nullopt, 0.0).value() == doctest::Approx(1));
+  CHECK(backoff_delay(p, 3, std::nullopt, 1.0).value() == doctest::Approx(2));
+  // The server's wait, as asked (plus at most 10 %), even beyond max_s ...
+  CHECK(backoff_delay(p, 2, 5.0, 0.0).value() == doctest::Approx(5));
+  CHECK(backoff_delay(p, 2, 5.0, 1.0).value() == doctest::Approx(5.5));
+  CHECK(backoff_delay(p, 2, 100.0, 0.0).value() == doctest::Approx(100));
+  CHECK(backoff_delay(p, 2, 120.0, 0.0).value() == doctest::Approx(120));
+  // ... but a wait longer than retry_after_max_s is not retried at all.
+  CHECK_FALSE(backoff_delay(p, 2, 121.0, 0.0).has_value());
+  p.retry_after_max_s = 10;
+  CHECK_FALSE(backoff_delay(p, 2, 11.0, 0.0).has_value());
   CHECK(parse_retry_after("7", 0).value() == doctest::Approx(7));
   CHECK(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", 1445412480).value() == doctest::Approx(10));
   CHECK_FALSE(parse_retry_after("soon", 0).has_value());
-  CHECK(classify(200, false) == Disposition::kSuccess);
-  CHECK(classify(429, false) == Disposition::kRetry);
-  CHECK(classify(503, false) == Disposition::kRetry);
-  CHECK(classify(0, true) == Disposition::kRetry);
-  CHECK(classify(400, false) == Disposition::kFail);
-  CHECK(classify(401, false) == Disposition::kFail);
-  CHECK(classify(404, false) == Disposition::kFail);
+  CHECK(requested_wait("1500", "7", 0).value() == doctest::Approx(1.5));  // retry-after-ms first
+  CHECK(requested_wait("", "7", 0).value() == doctest::Approx(7));
+  CHECK(requested_wait("junk", "7", 0).value() == doctest::Approx(7));
+  CHECK_FALSE(requested_wait("", "", 0).has_value());
+}
+
+TEST_CASE("response headers are read by name, in any case, with their value trimmed") {
+  std::string v;
+  CHECK(header_value("Retry-After: 7\r\n", "retry-after", v));
+  CHECK(v == "7");
+  CHECK(header_value("retry-after-ms:  250 \r\n", "retry-after-ms", v));
+  CHECK(v == "250");
+  CHECK(header_value("RETRY-AFTER:Wed, 21 Oct 2015 07:28:10 GMT\r\n", "retry-after", v));
+  CHECK(v == "Wed, 21 Oct 2015 07:28:10 GMT");
+  CHECK_FALSE(header_value("Retry-After-Ms: 5\r\n", "retry-after", v));
+  CHECK_FALSE(header_value("X-Retry-After: 3\r\n", "retry-after", v));
+  CHECK_FALSE(header_value("Retry-After\r\n", "retry-after", v));
 }
 
 TEST_CASE("chat completion bodies and replies") {
@@ -106,64 +125,6 @@ TEST_CASE("chat completion bodies and replies") {
 }
 
 namespace {
-
-// The simulator as a real process on a loopback port.
-class Simulator {
- public:
-  explicit Simulator(std::vector<std::string> args) {
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      std::vector<std::string> all{LLM_SIM_PATH, "--port", "0", "--seeds", vf::test::source_dir() + "/configs/seeds"};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[256] = {0};
-    REQUIRE(std::fgets(line, sizeof line, f) != nullptr);
-    std::sscanf(line, "llm-sim listening on %d", &port_);
-    REQUIRE(port_ > 0);
-    pipe_ = f;
-  }
-  ~Simulator() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    if (pipe_) std::fclose(pipe_);
-  }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  nlohmann::json stats() const {
-    HttpEngine engine;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::string body;
-    engine.post([&] {
-      engine.fetch(HttpRequest{"http://127.0.0.1:" + std::to_string(port_) + "/stats", "", {}, 10}, [&](HttpResponse r) {
-        std::lock_guard<std::mutex> lock(mu);
-        body = r.body;
-        done = true;
-        cv.notify_all();
-      });
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-    return nlohmann::json::parse(body);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  FILE* pipe_ = nullptr;
-};
 
 struct Collector {
   std::mutex mu;
@@ -208,7 +169,9 @@ TEST_CASE("against the simulator with 20% faults every call ends, none is lost, 
   e.base_url = sim.base_url();
   e.model = "sim-model";
   e.max_in_flight = 32;
-  e.timeout_s = 0.5;
+  // Long enough that only the simulated hangs time out, however loaded the
+  // machine: a real reply cut off by a short timeout would be sent again.
+  e.timeout_s = 5;
   auto client = ModelClient::create(fast_retries({e}));
   REQUIRE(client);
   Collector got;
@@ -309,4 +272,60 @@ TEST_CASE("configuration errors name the endpoint and field") {
   e.api_key_env = "VERIFORGE_TEST_UNSET_KEY";
   unsetenv("VERIFORGE_TEST_UNSET_KEY");
   CHECK(ModelClient::create(options_for(e)).error().find("VERIFORGE_TEST_UNSET_KEY") != std::string::npos);
+}
+
+TEST_CASE("a server's Retry-After is waited out before the call is sent again") {
+  Simulator sim({"--seed", "4", "--latency-ms", "2", "--p429", "0.3", "--retry-after", "1"});
+  EndpointConfig e;
+  e.name = "sim";
+  e.base_url = sim.base_url();
+  e.model = "m";
+  e.max_in_flight = 16;
+  auto client = ModelClient::create(fast_retries({e}));  // its own backoff would retry within 50 ms
+  REQUIRE(client);
+  Collector got;
+  const int calls = 40;
+  for (int i = 0; i < calls; ++i) client.value()->chat(solver_call(i), [&](ChatOutcome o) { got.add(std::move(o)); });
+  REQUIRE(got.wait_for(calls, 120));
+  for (const auto& o : got.outcomes) CHECK(o.ok);
+  auto s = sim.stats();
+  CHECK(s["outcomes"]["429"].get<int>() > 0);  // the server did ask to wait
+  CHECK(s["early_retries"] == 0);              // and no call came back before it said
+}
+
+TEST_CASE("retry-after-ms is preferred to Retry-After") {
+  // The header in seconds says 30 s; the one in milliseconds 300 ms. A client
+  // that read only the first would not finish within the wait below.
+  Simulator sim({"--seed", "5", "--latency-ms", "2", "--p429", "0.3", "--retry-after", "30", "--retry-after-ms", "300"});
+  EndpointConfig e;
+  e.base_url = sim.base_url();
+  e.model = "m";
+  auto client = ModelClient::create(fast_retries({e}));
+  REQUIRE(client);
+  Collector got;
+  const int calls = 20;
+  for (int i = 0; i < calls; ++i) client.value()->chat(solver_call(i), [&](ChatOutcome o) { got.add(std::move(o)); });
+  REQUIRE(got.wait_for(calls, 25));
+  for (const auto& o : got.outcomes) CHECK(o.ok);
+  auto s = sim.stats();
+  CHECK(s["outcomes"]["429"].get<int>() > 0);
+  CHECK(s["early_retries"] == 0);
+}
+
+TEST_CASE("a server asking to wait longer than retry_after_max_s fails the call at once, naming the wait") {
+  Simulator sim({"--p429", "1", "--retry-after", "300"});
+  EndpointConfig e;
+  e.base_url = sim.base_url();
+  e.model = "m";
+  auto options = fast_retries({e});
+  REQUIRE(options.backoff.retry_after_max_s == 120);  // OpenAI's client's rule
+  auto client = ModelClient::create(options);
+  REQUIRE(client);
+  Collector got;
+  client.value()->chat(solver_call(1), [&](ChatOutcome o) { got.add(std::move(o)); });
+  REQUIRE(got.wait_for(1, 30));
+  CHECK_FALSE(got.outcomes[0].ok);
+  CHECK(got.outcomes[0].attempts == 1);
+  CHECK(got.outcomes[0].error.find("retry after 300 s") != std::string::npos);
+  CHECK(got.outcomes[0].error.find("retry_after_max_s") != std::string::npos);
 }

@@ -205,9 +205,9 @@ int main(int argc, char** argv) {
       return a.lease == b.lease && a.index == b.index && a.outcome.choices == b.outcome.choices &&
              a.outcome.prompt_tokens == b.outcome.prompt_tokens && a.outcome.endpoint == b.outcome.endpoint;
     }));
-    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3}, [](auto& a, auto& b) {
+    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3, 1}, [](auto& a, auto& b) {
       return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished &&
-             a.fenced == b.fenced && a.workers == b.workers;
+             a.fenced == b.fenced && a.workers == b.workers && a.credit_overruns == b.credit_overruns;
     }));
     cases.push_back(make_case<JobReport>({false, "disk full", "{\"accepted\":1}"}, [](auto& a, auto& b) {
       return a.ok == b.ok && a.error == b.error && a.summary_json == b.summary_json;

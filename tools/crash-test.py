@@ -17,7 +17,10 @@ and then checks the promise of the checkpoint log:
   * no finished unit of costly work (an LLM call or a code run whose result
     reached the log) was made again; work redone after a kill is at most what
     was in flight at that kill (from the audit trail, VERIFORGE_AUDIT_FILE);
-  * the simulator saw no successful request twice beyond those in-flight calls.
+  * the simulator saw no successful request twice beyond those in-flight calls;
+  * every kill counted hit work in flight: a kill whose session had no code
+    run or model call started and not yet logged (during start-up, say) is
+    not counted, and the run fails if fewer than --kills kills hit work.
 
 The job: the offline variant generator (deterministic) feeding the sandbox
 and an LLM solver (k samples, majority agreement) served by the simulator.
@@ -159,6 +162,32 @@ def audit_analysis(path):
     return repeated_finished, redone, in_flight_at_kills
 
 
+def wait_for_work(proc, audit, offset, limit_s=120):
+    """Returns once the audit has a 'start' past `offset` (work began) or the process ended."""
+    deadline = time.time() + limit_s
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(audit):
+            with open(audit) as f:
+                f.seek(offset)
+                if any(line.startswith("start ") for line in f):
+                    return
+        time.sleep(0.02)
+
+
+def epoch_in_flight(path):
+    """Units started and not logged since the last 'kill' line of the audit."""
+    started, logged = set(), set()
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if parts and parts[0] == "kill":
+                    started, logged = set(), set()
+                elif len(parts) == 3:
+                    (started if parts[0] == "start" else logged).add((parts[1], parts[2]))
+    return len(started - logged)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(SRC, "build"), help="folder with veriforge and llm-sim")
@@ -195,14 +224,18 @@ def main():
         write_config(config, port, args.items, args.seed)
         out_dir = os.path.join(work, "crashed")
         audit = os.path.join(work, "crashed.audit")
-        kills = 0
-        # Kill times average 0.8 of an uninterrupted run spread over the N
-        # sessions; each session also pays its start-up, so the job is still
-        # running at the N-th kill (unless the reference ran on a busier machine).
-        mean_delay = max(0.2, 0.8 * reference_s / max(1, args.kills))
-        while kills < args.kills:
+        kills = 0       # kills that hit work in flight
+        idle_kills = 0  # kills that found nothing in flight (start-up, say): not counted
+        # Each session is killed a random time after its first unit of work
+        # started (so not during start-up, which is not what resume is about);
+        # the delays average 0.8 of the reference's working time spread over
+        # the N sessions, so the job is still running at the N-th kill.
+        mean_delay = max(0.05, 0.8 * reference_s / max(1, args.kills))
+        while kills < args.kills and kills + idle_kills < 4 * args.kills:
+            epoch_start = os.path.getsize(audit) if os.path.exists(audit) else 0
             p = run_job(args.build, config, out_dir, audit)
-            delay = rng.uniform(0.05, 2 * mean_delay)
+            wait_for_work(p, audit, epoch_start)
+            delay = rng.uniform(0, 2 * mean_delay)
             try:
                 p.wait(timeout=delay)
                 # It finished (or failed) before the kill.
@@ -214,9 +247,12 @@ def main():
             except subprocess.TimeoutExpired:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
-                kills += 1
+                if epoch_in_flight(audit) > 0:
+                    kills += 1
+                else:
+                    idle_kills += 1
                 with open(audit, "a") as f:
-                    f.write("kill %d\n" % kills)
+                    f.write("kill %d\n" % (kills + idle_kills))
         p = run_job(args.build, config, out_dir, audit)
         out, err = p.communicate()
         if p.returncode not in (0, 3):
@@ -260,13 +296,16 @@ def main():
             violations.append("the reference run repeated %d calls" % ref_stats["repeated_ok"])
 
         if kills < args.kills:
-            violations.append("only %d of %d kills landed: the job finished first (the reference ran slower than "
-                              "the killed sessions; rerun on an idle machine)" % (kills, args.kills))
+            violations.append("only %d of %d kills hit work in flight (%d more found none): the job finished first "
+                              "or the kills came too early" % (kills, args.kills, idle_kills))
+        if in_flight["call"] == 0 or in_flight["run"] == 0:
+            violations.append("no %s was in flight at any kill: resume was not tested for it" %
+                              ("LLM call" if in_flight["call"] == 0 else "code run"))
         verdict = "PASS" if not violations else "FAIL"
-        print("crash-test: %s kills=%d items=%d accepted=%d (reference %d) lost=%d duplicated=%d differing=%d "
+        print("crash-test: %s kills=%d (idle %d) items=%d accepted=%d (reference %d) lost=%d duplicated=%d differing=%d "
               "both=%d repeated_finished_calls=%d repeated_finished_runs=%d redone_calls=%d/%d_in_flight "
               "redone_runs=%d/%d_in_flight sim_requests=%d (reference %d) sim_repeated_ok=%d reference_s=%.1f%s" %
-              (verdict, kills, args.items, len(got), len(ref), len(lost), dupes + rej_dupes, len(differing), len(both),
+              (verdict, kills, idle_kills, args.items, len(got), len(ref), len(lost), dupes + rej_dupes, len(differing), len(both),
                repeated["call"], repeated["run"], redone["call"], in_flight["call"], redone["run"], in_flight["run"],
                crash_stats.get("requests", 0), ref_stats.get("requests", 0), sim_repeats, reference_s,
                "" if not violations else " :: " + " | ".join(violations)))

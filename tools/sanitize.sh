@@ -11,10 +11,11 @@ tools/setup.sh > /dev/null
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=address > /dev/null
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure --timeout 1200
+  tools/ctest-report.sh build-asan 1200
 SUPP=$PWD/tools/tsan.supp
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=thread > /dev/null
 cmake --build build-tsan --target unit_tests sandbox_tests model_tests
-TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" build-tsan/unit_tests
-TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" build-tsan/model_tests
-(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" ./sandbox_tests)
+# A hang fails the run instead of eating CI's time.
+TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 1800 build-tsan/unit_tests
+TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 900 build-tsan/model_tests
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 1800 ./sandbox_tests)

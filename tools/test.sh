@@ -10,7 +10,7 @@ tools/setup.sh
 /usr/bin/python3 tools/check-layering.py
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build
-ctest --test-dir build --output-on-failure --timeout 900
+tools/ctest-report.sh build 900
 if [ "${1:-}" != "--fast" ]; then
   tools/sanitize.sh
 fi

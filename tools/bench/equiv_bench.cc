@@ -4,7 +4,12 @@
 // accepts, so speed is never read without accuracy.
 //
 //   equiv_bench --cases ../shared/equivalence/cases.jsonl
-//               --pairs build/bench-data/advanced_math.results.jsonl [--seconds 2]
+//               --pairs build/bench-data/advanced_math.results.jsonl [--seconds 2] [--shuffled 3]
+//
+// Rates are warm (a first, untimed pass counts the acceptances) and over at least
+// --seconds. --shuffled K also judges each gold against the outputs of the K
+// seeds after it (answers to other questions): the judge should accept only
+// the pairs whose values coincide, and every other acceptance is listed.
 //
 // --pairs reads `veriforge verify-seeds --out` records (final_answer, output,
 // status); tools/bench/equiv_bench.sh produces them and runs this.
@@ -57,21 +62,18 @@ std::vector<Pair> load(const std::string& path, bool verify_seeds_records) {
 template <class F>
 double per_second(const std::vector<Pair>& pairs, double seconds, F&& judge, size_t& accepted) {
   using clock = std::chrono::steady_clock;
-  size_t done = 0;
   accepted = 0;
+  for (const auto& p : pairs) accepted += judge(p);  // the warm-up pass, as the Python baseline's
+  size_t done = 0;
   auto start = clock::now();
   double elapsed = 0;
-  bool first_round = true;
-  while (elapsed < seconds || first_round) {
-    size_t round_accepted = 0;
+  do {
     for (const auto& p : pairs) {
-      if (judge(p)) ++round_accepted;
+      judge(p);
       ++done;
     }
-    if (first_round) accepted = round_accepted;
-    first_round = false;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
-  }
+  } while (elapsed < seconds);
   return static_cast<double>(done) / elapsed;
 }
 
@@ -102,17 +104,42 @@ void run(const char* name, const std::vector<Pair>& pairs, double seconds) {
                 agree_string, known);
 }
 
+// Gold of seed i against the output of seed i + k (k = 1..K): a false-accept probe.
+void shuffled(const std::vector<Pair>& pairs, int k_max) {
+  vf::equiv::Policy program_output;
+  program_output.extract = vf::equiv::ExtractMode::kNever;
+  size_t judged = 0, accepted = 0, same_text = 0;
+  std::vector<std::string> others;
+  for (int k = 1; k <= k_max; ++k)
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      const auto& gold = pairs[i].gold;
+      const auto& pred = pairs[(i + static_cast<size_t>(k)) % pairs.size()].pred;
+      ++judged;
+      if (!vf::equiv::judge(gold, pred, program_output).equivalent()) continue;
+      ++accepted;
+      if (vf::normalize_answer(gold) == vf::normalize_answer(pred)) ++same_text;
+      else if (others.size() < 20) others.push_back("'" + gold.substr(0, 60) + "' vs '" + pred.substr(0, 60) + "'");
+    }
+  std::printf("shuffled pairs         pairs %5zu | judge accepts %zu: %zu with the same text, %zu others\n", judged,
+              accepted, same_text, accepted - same_text);
+  for (const auto& o : others) std::printf("  accepted: %s\n", o.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string cases, pairs;
   double seconds = 2.0;
+  int shuffle = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--cases") && i + 1 < argc) cases = argv[++i];
     else if (!std::strcmp(argv[i], "--pairs") && i + 1 < argc) pairs = argv[++i];
     else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--shuffled") && i + 1 < argc) shuffle = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: equiv_bench [--cases FILE.jsonl] [--pairs VERIFY_SEEDS_RESULTS.jsonl] [--seconds S]\n");
+      std::fprintf(stderr,
+                   "usage: equiv_bench [--cases FILE.jsonl] [--pairs VERIFY_SEEDS_RESULTS.jsonl] [--seconds S] "
+                   "[--shuffled K]\n");
       return 1;
     }
   }
@@ -123,5 +150,6 @@ int main(int argc, char** argv) {
   std::printf("one thread; each rate measured over >= %.1f s\n", seconds);
   if (!cases.empty()) run("shared cases", load(cases, false), seconds);
   if (!pairs.empty()) run("verify-seeds pairs", load(pairs, true), seconds);
+  if (!pairs.empty() && shuffle > 0) shuffled(load(pairs, true), shuffle);
   return 0;
 }

@@ -16,11 +16,12 @@ if [ ! -s "$PAIRS" ]; then
   echo "executing the advanced_math rationales once for their outputs (about a minute)..."
   build/veriforge verify-seeds "$SHARED/seeds/loong/advanced_math.json" --out "$PAIRS" --no-progress > /dev/null
 fi
-native=$(build/equiv_bench --cases "$SHARED/equivalence/cases.jsonl" --pairs "$PAIRS" --seconds "${1:-2}")
+SECONDS_PER_RATE=${1:-2}
+native=$(build/equiv_bench --cases "$SHARED/equivalence/cases.jsonl" --pairs "$PAIRS" --seconds "$SECONDS_PER_RATE" --shuffled 3)
 echo "$native"
-echo "python sympy baseline (parse_expr + simplify; first 300 pairs):"
-py_cases=$(/usr/bin/python3 tools/bench/sympy_baseline.py "$SHARED/equivalence/cases.jsonl")
-py_pairs=$(/usr/bin/python3 tools/bench/sympy_baseline.py "$PAIRS" --limit 300)
+echo "python sympy baseline (parse_expr + simplify; the same pairs, warm, over >= $SECONDS_PER_RATE s):"
+py_cases=$(/usr/bin/python3 tools/bench/sympy_baseline.py "$SHARED/equivalence/cases.jsonl" --seconds "$SECONDS_PER_RATE")
+py_pairs=$(/usr/bin/python3 tools/bench/sympy_baseline.py "$PAIRS" --seconds "$SECONDS_PER_RATE")
 echo "  shared cases        $py_cases"
 echo "  advanced_math pairs $py_pairs"
 /usr/bin/python3 - "$native" "$py_cases" "$py_pairs" <<'PY'

@@ -10,7 +10,13 @@
 // A way that finishes in under 5 s is repeated (up to 5 rounds, 10 s) and
 // its median time is reported, so short files are not measured on noise.
 //
+// Exits 1 when the pool and the baseline disagree on any item (they run the
+// same code: a difference is a bug in one of them, or a flaky seed named in
+// the output).
+//
 //   sandbox_bench [--timeout S] [--workers N] [--limit K] [--skip-baseline] FILE...
+//   sandbox_bench --trivial N      N snippets that only print a number: the pool's per-snippet cost
+//                                  against the harness, with nothing to run
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
   unsigned workers = std::max(1u, std::thread::hardware_concurrency());
   size_t limit = 0;
   bool skip_baseline = false;
+  size_t trivial = 0;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -138,8 +145,10 @@ int main(int argc, char** argv) {
     else if (a == "--workers" && i + 1 < argc) workers = std::stoul(argv[++i]);
     else if (a == "--limit" && i + 1 < argc) limit = std::stoul(argv[++i]);
     else if (a == "--skip-baseline") skip_baseline = true;
+    else if (a == "--trivial" && i + 1 < argc) trivial = std::stoul(argv[++i]);
     else files.push_back(a);
   }
+  if (trivial) files = {"(trivial)"};
   if (files.empty()) {
     std::string shared = std::string(VF_SOURCE_DIR) + "/../shared/seeds/loong/";
     files = {shared + "advanced_math.json", shared + "graph_discrete_math.json"};
@@ -149,7 +158,19 @@ int main(int argc, char** argv) {
               skip_baseline ? "baseline skipped" : "three ways");
   int failures = 0;
   for (const auto& file : files) {
-    auto set = load_seeds({file});
+    SeedSet set;
+    if (trivial) {
+      for (size_t i = 0; i < trivial; ++i) {
+        Seed s;
+        s.question = "What is " + std::to_string(i) + "?";
+        s.final_answer = std::to_string(i);
+        s.rationale = "print(" + std::to_string(i) + ")";
+        s.domain = "trivial";
+        set.seeds.push_back(s);
+      }
+    } else {
+      set = load_seeds({file});
+    }
     if (!set.problems.empty()) {
       std::fprintf(stderr, "%s: %s\n", file.c_str(), set.problems[0].to_string().c_str());
       return 1;
@@ -232,5 +253,6 @@ int main(int argc, char** argv) {
       if (differ) ++failures;
     }
   }
-  return 0;
+  if (failures) std::printf("pool and baseline disagree on %d file(s)\n", failures);
+  return failures ? 1 : 0;
 }

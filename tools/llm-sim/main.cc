@@ -4,7 +4,7 @@
 //   llm-sim --port 0 --seeds FILE_OR_DIR... [--seed N] [--latency-ms 200]
 //           [--latency-jitter-ms 0] [--latency-dist fixed|uniform|exponential] [--p429 0] [--p500 0] [--pdrop 0]
 //           [--ptimeout 0] [--pmalformed 0] [--ptruncated 0]
-//           [--solver-accuracy 0.7] [--gen-broken 0.1] [--retry-after 1] [--solve-variants]
+//           [--solver-accuracy 0.7] [--gen-broken 0.1] [--retry-after 1] [--retry-after-ms N] [--solve-variants]
 //
 // Prints "llm-sim listening on PORT" on stdout once ready. Answers as a
 // generator when a message asks for a "new problem" (a variant of a bank
@@ -16,7 +16,9 @@
 // the reply's content depends on (seed, body) alone when the request carries
 // a sampling `seed`, else also on how often the body was seen.
 // GET /stats returns counts, including bodies answered successfully more than
-// once (a client that repeats finished calls shows up there).
+// once (a client that repeats finished calls shows up there) and bodies sent
+// again before the Retry-After of their 429 had passed (early_retries: a
+// client that ignores the header shows up there).
 // --solve-variants: the solver also knows the answer of a numeric variant of
 // a bank seed (the offline generator's items): it runs the seed's code with
 // the question's numbers, once per question, in a fork server.
@@ -79,7 +81,8 @@ struct Options {
   std::string latency_dist = "uniform";  // fixed | uniform (+-jitter) | exponential (mean latency_ms)
   double p429 = 0, p500 = 0, pdrop = 0, ptimeout = 0, pmalformed = 0, ptruncated = 0;
   double solver_accuracy = 0.7, gen_broken = 0.1;
-  int retry_after = 1;
+  int retry_after = 1;        // seconds in the Retry-After header of a 429
+  int retry_after_ms = -1;    // >= 0: also send retry-after-ms (which the client prefers)
   bool solve_variants = false;
 };
 
@@ -88,7 +91,14 @@ struct Stats {
   std::map<std::string, uint64_t> outcomes;
   uint64_t generator_ok = 0, solver_ok = 0;
   uint64_t repeated_ok = 0;
+  uint64_t early_retries = 0;  // a body sent again before the Retry-After its 429 asked for had passed
 };
+
+double monotonic_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 struct Sim {
   Options opt;
@@ -98,6 +108,7 @@ struct Sim {
   std::unordered_map<std::string, std::string> generated_answers;  // problems this server wrote -> their answer
   std::unordered_map<uint64_t, uint32_t> seen;          // body hash -> times seen
   std::unordered_map<uint64_t, uint32_t> ok_bodies;     // body hash -> successful answers
+  std::unordered_map<uint64_t, double> not_before;      // body hash -> when a 429 allowed it again (monotonic s)
   Stats stats;
   // --solve-variants: bank seeds by their question with every number as '#'.
   std::vector<std::pair<std::string, size_t>> templates;
@@ -116,6 +127,7 @@ struct Delayed {
   std::string retry_after;
   bool truncate = false;
   bool drop = false;
+  uint64_t body_hash = 0;
 };
 
 void respond(Delayed* d) {
@@ -128,7 +140,16 @@ void respond(Delayed* d) {
   }
   evkeyvalq* headers = evhttp_request_get_output_headers(d->req);
   evhttp_add_header(headers, "Content-Type", "application/json");
-  if (!d->retry_after.empty()) evhttp_add_header(headers, "Retry-After", d->retry_after.c_str());
+  if (!d->retry_after.empty()) {
+    evhttp_add_header(headers, "Retry-After", d->retry_after.c_str());
+    double wait_s = std::atof(d->retry_after.c_str());
+    if (d->sim->opt.retry_after_ms >= 0) {
+      wait_s = d->sim->opt.retry_after_ms / 1000.0;
+      evhttp_add_header(headers, "retry-after-ms", std::to_string(d->sim->opt.retry_after_ms).c_str());
+    }
+    // The client may send this body again once the wait it was told has passed.
+    d->sim->not_before[d->body_hash] = monotonic_s() + wait_s;
+  }
   evbuffer* buf = evbuffer_new();
   std::string body = d->truncate ? d->body.substr(0, d->body.size() / 2) : d->body;
   evbuffer_add(buf, body.data(), body.size());
@@ -280,9 +301,14 @@ void on_chat(evhttp_request* req, void* arg) {
   evbuffer_copyout(in, body.data(), body.size());
   uint64_t h = vf::fnv1a64(body.data(), body.size());
   uint32_t seen = s.seen[h]++;
+  if (auto nb = s.not_before.find(h); nb != s.not_before.end()) {
+    // 20 ms of slack for timer granularity on a loaded machine.
+    if (monotonic_s() < nb->second - 0.02) s.stats.early_retries++;
+    s.not_before.erase(nb);
+  }
   Rng rng(s.opt.seed * 0x9e3779b97f4a7c15ULL ^ h ^ (uint64_t{seen} << 48));
   std::uniform_real_distribution<double> u(0, 1);
-  auto* d = new Delayed{&s, req, 200, "OK", "", "", false, false};
+  auto* d = new Delayed{&s, req, 200, "OK", "", "", false, false, h};
   double roll = u(rng);
   double acc = 0;
   auto fault = [&](double p) { acc += p; return roll < acc; };
@@ -367,7 +393,8 @@ void on_stats(evhttp_request* req, void* arg) {
   Sim& s = *static_cast<Sim*>(arg);
   json j = {{"requests", s.stats.requests},         {"outcomes", s.stats.outcomes},
             {"generator_ok", s.stats.generator_ok}, {"solver_ok", s.stats.solver_ok},
-            {"repeated_ok", s.stats.repeated_ok},   {"distinct_bodies", s.seen.size()}};
+            {"repeated_ok", s.stats.repeated_ok},   {"distinct_bodies", s.seen.size()},
+            {"early_retries", s.stats.early_retries}};
   std::string body = j.dump();
   evbuffer* buf = evbuffer_new();
   evbuffer_add(buf, body.data(), body.size());
@@ -422,6 +449,7 @@ bool parse_args(int argc, char** argv, Options& o) {
     else if (a == "--solver-accuracy") o.solver_accuracy = std::atof(v);
     else if (a == "--gen-broken") o.gen_broken = std::atof(v);
     else if (a == "--retry-after") o.retry_after = std::atoi(v);
+    else if (a == "--retry-after-ms") o.retry_after_ms = std::atoi(v);
     else if (a == "--solve-variants") o.solve_variants = std::string(v) != "0" && std::string(v) != "false";
     else {
       std::fprintf(stderr, "llm-sim: unknown option %s\n", a.c_str());
