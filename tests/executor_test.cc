@@ -63,7 +63,7 @@ bool ends(int pid) {
 }  // namespace
 
 TEST_CASE("the wall timeout kills the snippet and its whole process group") {
-  auto r = run("import subprocess, time\np = subprocess.Popen(['sleep', '60'])\nprint(p.pid, flush=True)\ntime.sleep(60)\n",
+  auto r = run("import subprocess, time\np = subprocess.Popen(['sleep', '600'])\nprint(p.pid, flush=True)\ntime.sleep(60)\n",
                1.0);
   CHECK(r.status == RunStatus::kTimeout);
   REQUIRE_FALSE(r.output.empty());
@@ -72,7 +72,7 @@ TEST_CASE("the wall timeout kills the snippet and its whole process group") {
 }
 
 TEST_CASE("a child a snippet leaves running when it exits is killed with it") {
-  auto r = run("import subprocess\np = subprocess.Popen(['sleep', '60'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nprint(p.pid)\n");
+  auto r = run("import subprocess\np = subprocess.Popen(['sleep', '600'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nprint(p.pid)\n");
   CHECK(r.status == RunStatus::kOk);
   REQUIRE_FALSE(r.output.empty());
   int grandchild = std::stoi(r.output);

@@ -42,7 +42,11 @@ MUTATIONS = [
      'stage(StageKind::kSolve, "solve", c.pipeline.llm_credits)', 'stage(StageKind::kSolve, "solve", 1u << 20)',
      ["actor_tests"], ["./actor_tests", "-tc=*stays within its credit*"]),
     ("recovered in-flight items are sent without credit", "actors/generator.cc",
-     "while (!in_flight_.empty() && room() > 0) {", "while (!in_flight_.empty()) {",
+     "      forward(std::move(in_flight_.front()));\n      in_flight_.pop_front();\n    }",
+     "      forward(std::move(in_flight_.front()));\n      in_flight_.pop_front();\n    }\n"
+     "    while (!in_flight_.empty()) {\n"
+     "      send(setup_.next, wire::pack(wire::ItemBatch{{std::move(in_flight_.front())}}));\n"
+     "      in_flight_.pop_front();\n    }",
      ["actor_tests"], ["./actor_tests", "-tc=*stays within its credit*"]),
     ("the agreement rule accepts ties", "dataflow/agreement.cc",
      "} else if (o_.majority && agree <= rival) {", "} else if (o_.majority && agree < rival) {",
