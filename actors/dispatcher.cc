@@ -7,6 +7,7 @@
 // dispatcher no longer holds is discarded and counted (fencing).
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <unordered_map>
 
@@ -33,7 +34,9 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     connect(setup_.next);
     for (auto& w : setup_.workers) add_worker(std::move(w));
     setup_.workers.clear();
+    start_reporting(caf::actor_cast<wire::stage_actor>(this));
     return {
+        [this](wire::report_due_msg&) { on_report_due(caf::actor_cast<wire::stage_actor>(this)); },
         [this](wire::attach_msg& m) { on_attach(m); },
         [this](wire::item_batch_msg& m) {
           for (auto& item : accept_batch(m)) {
@@ -54,6 +57,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
           on_credit(m);
         },
         [this](wire::work_report_msg& m) { on_report(m); },
+        [this](wire::tick_msg&) { commit_finished(); },
         [this](wire::log_done_msg& m) { on_log_done(m); },
         [this](wire::eos_msg& m) { on_eos(m); },
     };
@@ -68,7 +72,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
   }
 
  protected:
-  bool busy() const override { return !waiting_.empty() || !leases_.empty(); }
+  bool busy() const override { return !waiting_.empty() || !leases_.empty() || !pending_finished_.empty() || tick_pending_; }
 
   void upstream_ended() override { flush(); }
 
@@ -87,6 +91,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     Item item;
     LinkId worker = 0;
     uint32_t attempt = 1;
+    std::vector<uint32_t> logged_parts;  // parts with an r/ entry (earlier sessions, earlier reports)
   };
 
   void add_worker(wire::worker_actor w) {
@@ -116,7 +121,9 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
         lease.attempt = ++attempts_[item.id];
         if (auto s = logged_parts(item.id, lease.parts); !s) return fail(s.error());
         lease.item = item;
-        leases_.emplace(lease.lease, Held{std::move(item), best_id, lease.attempt});
+        Held held{std::move(item), best_id, lease.attempt, {}};
+        for (const auto& p : lease.parts) held.logged_parts.push_back(p.index);
+        leases_.emplace(lease.lease, std::move(held));
         --best->credit;
         ++best->leased;
         batch.leases.push_back(std::move(lease));
@@ -146,18 +153,25 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
                    m.value.done.size());
       return;
     }
-    LogBatch batch;
-    std::vector<std::string> audit_keys;
+    LogBatch& batch = pending_batch_;
+    std::vector<std::string>& audit_keys = pending_audit_;
+    // A part whose item finishes in the same report needs no r/ entry of its
+    // own: the item's new i/ record, in the same batch, holds its result.
+    std::set<uint64_t> finishing;
+    for (const auto& d : m.value.done) finishing.insert(d.lease);
     for (auto& p : m.value.parts) {
       auto it = leases_.find(p.lease);
       if (it == leases_.end() || it->second.worker != from->second) {
         ++fenced_;
         continue;
       }
-      if (code_ != 0) batch.put_partial(p.item, code_, p.part.index, p.part.bytes);
+      if (code_ != 0 && log() && !finishing.count(p.lease)) {
+        batch.put_partial(p.item, code_, p.part.index, p.part.bytes);
+        it->second.logged_parts.push_back(p.part.index);
+      }
       if (setup_.audit) audit_keys.push_back(part_key(p.item, p.part.index));
     }
-    std::vector<Item> finished;
+    std::vector<Item>& finished = pending_finished_;
     for (auto& d : m.value.done) {
       auto it = leases_.find(d.lease);
       if (it == leases_.end() || it->second.worker != from->second) {
@@ -167,6 +181,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
       Worker& w = workers_[it->second.worker];
       --w.leased;
       ++w.credit;  // a finished lease returns its credit
+      std::vector<uint32_t> logged = std::move(it->second.logged_parts);
       leases_.erase(it);
       attempts_.erase(d.item.id);
       Item item = std::move(d.item);
@@ -175,21 +190,38 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
       if (item.item_state() == ItemState::kRejected) count_rejected();
       if (log()) {
         batch.put_item(item.id, encode(item));
-        if (code_ != 0) batch.erase_partials(item.id, code_, d.parts);
+        for (uint32_t index : logged) batch.erase_partial(item.id, code_, index);
       }
       finished.push_back(std::move(item));
     }
+    // Commit once the reports already waiting are in too: one log batch for
+    // a burst of reports.
+    if (!tick_pending_ && (!pending_batch_.empty() || !pending_finished_.empty() || !pending_audit_.empty())) {
+      tick_pending_ = true;
+      send(caf::actor_cast<wire::stage_actor>(this), wire::pack(wire::Tick{}));
+    }
+    dispatch();
+    flush();
+  }
+
+  // Logs what the reports since the last commit finished; the finished items
+  // move on once that is durable.
+  void commit_finished() {
+    tick_pending_ = false;
     auto audit = setup_.audit;
     std::string kind = setup_.spec.kind == StageKind::kExecute ? "run" : "call";
-    commit(std::move(batch), [this, finished = std::move(finished), audit_keys = std::move(audit_keys), audit,
-                              kind]() mutable {
-      if (audit)
-        for (const auto& k : audit_keys) audit->record("logged", kind, k);
-      for (auto& item : finished) forward(std::move(item));
-      dispatch();
-      flush();
-    });
-    dispatch();
+    commit(std::move(pending_batch_),
+           [this, finished = std::move(pending_finished_), audit_keys = std::move(pending_audit_), audit,
+            kind]() mutable {
+             if (audit)
+               for (const auto& k : audit_keys) audit->record("logged", kind, k);
+             for (auto& item : finished) forward(std::move(item));
+             dispatch();
+             flush();
+           });
+    pending_batch_ = LogBatch();
+    pending_finished_.clear();
+    pending_audit_.clear();
     flush();
   }
 
@@ -209,6 +241,11 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
   LinkId next_worker_ = 0;
   uint64_t next_lease_ = 1;
   uint64_t fenced_ = 0;
+  // Finished by reports and not yet committed (until the next tick).
+  LogBatch pending_batch_;
+  std::vector<Item> pending_finished_;
+  std::vector<std::string> pending_audit_;
+  bool tick_pending_ = false;
 };
 
 }  // namespace

@@ -35,7 +35,9 @@ class Generator : public Stage<wire::generator_actor::base> {
 
   behavior_type make_behavior() override {
     connect(setup_.next);
+    start_reporting(caf::actor_cast<wire::generator_actor>(this));
     return {
+        [this](wire::report_due_msg&) { on_report_due(caf::actor_cast<wire::generator_actor>(this)); },
         [this](wire::credit_msg& m) {
           on_credit(m);
           produce();

@@ -1,5 +1,7 @@
 #include "actors/pipeline.h"
 
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "dataflow/agreement.h"
@@ -172,7 +174,8 @@ PipelineOutcome run_pipeline(const PipelinePlan& plan, const WorkSpec& work, Coo
                              const RunControl& control) {
   caf::actor_system_config cfg;
   wire::register_wire_types(cfg);
-  if (control.scheduler_threads) cfg.set("scheduler.max-threads", static_cast<size_t>(control.scheduler_threads));
+  size_t threads = control.scheduler_threads ? control.scheduler_threads : std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", threads);
   caf::actor_system sys{cfg};
   PipelineOutcome outcome;
   {

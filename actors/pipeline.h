@@ -163,7 +163,10 @@ struct PipelineOutcome {
 };
 
 struct RunControl {
-  uint32_t scheduler_threads = 0;  // 0: CAF's default
+  // Actor threads (0: one per core). CAF's own default, twice the cores, costs
+  // throughput in context switches: no actor thread ever waits on I/O here
+  // (the sandbox, the model client and the log have threads of their own).
+  uint32_t scheduler_threads = 0;
   // Called on the calling thread with the latest report of each stage.
   std::function<void(const std::map<std::string, wire::StageReport>&)> on_progress;
   const std::atomic<bool>* interrupt = nullptr;

@@ -204,16 +204,18 @@ class Stage : public Base {
 
   // Commits `batch`, then runs `then` (on this actor) once it is durable. An
   // empty batch, or no log, runs `then` at once. A failed commit fails the job.
-  void commit(LogBatch batch, std::function<void()> then) {
+  void commit(LogBatch batch, std::function<void()> then) { commit(std::move(batch), {}, std::move(then)); }
+  // The same, once `files` are synced too (the writer's outputs).
+  void commit(LogBatch batch, std::vector<std::shared_ptr<WritableFile>> files, std::function<void()> then) {
     if (failed_) return;
-    if (!log_ || batch.empty()) {
+    if (!log_ || (batch.empty() && files.empty())) {
       then();
       return;
     }
     uint64_t ticket = next_ticket_++;
     pending_commits_.emplace(ticket, std::move(then));
     auto self = caf::actor_cast<caf::weak_actor_ptr>(this->ctrl());
-    log_->commit(std::move(batch), [self, ticket](Status s) {
+    log_->commit(std::move(batch), std::move(files), [self, ticket](Status s) {
       if (auto strong = self.lock())
         caf::anon_send(caf::actor_cast<caf::actor>(strong), wire::pack(wire::LogDone{ticket, s.ok(), s.error()}));
     });
@@ -230,9 +232,22 @@ class Stage : public Base {
 
   // --- reports and failure --------------------------------------------------
 
-  void report(bool finished) {
+  // Reports every report interval from now on, whether or not anything moves.
+  template <class Handle>
+  void start_reporting(const Handle& self) {
+    this->delayed_send(self, report_interval_, wire::pack(wire::ReportDue{}));
+  }
+  template <class Handle>
+  void on_report_due(const Handle& self) {
+    if (finished_ || failed_) return;
+    report(false, true);
+    this->delayed_send(self, report_interval_, wire::pack(wire::ReportDue{}));
+  }
+
+  void report(bool finished) { report(finished, false); }
+  void report(bool finished, bool due) {
     auto now = std::chrono::steady_clock::now();
-    if (!finished && now - last_report_ < report_interval_) return;
+    if (!finished && !due && now - last_report_ < report_interval_) return;
     last_report_ = now;
     wire::StageReport r;
     r.stage = name_;

@@ -23,6 +23,8 @@ void register_all(Registrar r) {
   r.add<RunDone>();
   r.add<CallDone>();
   r.add<LogDone>();
+  r.add<Tick>();
+  r.add<ReportDue>();
   r.add<StageReport>();
   r.add<JobReport>();
 }

@@ -140,6 +140,23 @@ struct LogDone {
   MSGPACK_DEFINE(ticket, ok, error)
 };
 
+// An actor's note to itself: do the work collected so far (sent to itself,
+// it arrives after the messages already waiting, so under load one tick
+// covers many of them, and at once when idle).
+struct Tick {
+  static constexpr const char* kWireName = "vf.tick";
+  uint64_t n = 0;
+  MSGPACK_DEFINE(n)
+};
+
+// A stage's timer: time to report, whether anything moved or not (a stalled
+// stage must still be seen, with what it holds).
+struct ReportDue {
+  static constexpr const char* kWireName = "vf.report_due";
+  uint64_t n = 0;
+  MSGPACK_DEFINE(n)
+};
+
 struct StageReport {
   static constexpr const char* kWireName = "vf.stage_report";
   std::string stage;
@@ -206,6 +223,8 @@ using work_report_msg = Msg<WorkReport>;
 using run_done_msg = Msg<RunDone>;
 using call_done_msg = Msg<CallDone>;
 using log_done_msg = Msg<LogDone>;
+using tick_msg = Msg<Tick>;
+using report_due_msg = Msg<ReportDue>;
 using stage_report_msg = Msg<StageReport>;
 using job_report_msg = Msg<JobReport>;
 
@@ -222,22 +241,23 @@ using downstream_actor =
 // What a stage that sends items understands.
 using upstream_actor = caf::typed_actor<caf::reacts_to<credit_msg>>;
 // The generator: sends items, logs them first.
-using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>>;
+using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>>;
 // A stage's dispatcher: receives and sends items, leases work to workers,
 // logs their results.
-using stage_actor =
-    downstream_actor::extend_with<upstream_actor>::extend<caf::reacts_to<work_report_msg>, caf::reacts_to<log_done_msg>>;
+using stage_actor = downstream_actor::extend_with<upstream_actor>::extend<
+    caf::reacts_to<work_report_msg>, caf::reacts_to<log_done_msg>, caf::reacts_to<tick_msg>,
+    caf::reacts_to<report_due_msg>>;
 // The writer: receives items, logs its commits.
-using writer_actor = downstream_actor::extend<caf::reacts_to<log_done_msg>>;
+using writer_actor = downstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>>;
 // What a worker sends its dispatcher (the dispatcher's side of the work protocol).
 using dispatcher_actor = caf::typed_actor<caf::reacts_to<credit_msg>, caf::reacts_to<work_report_msg>>;
 // What every worker understands (the dispatcher's side of the work protocol).
 using worker_actor =
     caf::typed_actor<caf::reacts_to<attach_msg>, caf::reacts_to<lease_batch_msg>, caf::reacts_to<eos_msg>>;
 // The execute worker also hears from its sandbox pool.
-using execute_worker_actor = worker_actor::extend<caf::reacts_to<run_done_msg>>;
+using execute_worker_actor = worker_actor::extend<caf::reacts_to<run_done_msg>, caf::reacts_to<tick_msg>>;
 // The model workers (generate, solve) hear from the model client.
-using model_worker_actor = worker_actor::extend<caf::reacts_to<call_done_msg>>;
+using model_worker_actor = worker_actor::extend<caf::reacts_to<call_done_msg>, caf::reacts_to<tick_msg>>;
 // Whoever watches a job (the CLI, a test, later the admin console).
 using monitor_actor = caf::typed_actor<caf::reacts_to<stage_report_msg>, caf::reacts_to<job_report_msg>>;
 

@@ -76,9 +76,18 @@ class Worker : public Base {
   }
   // Sends what finished since the last report.
   void send_report() {
+    tick_pending_ = false;
     if (report_.parts.empty() && report_.done.empty()) return;
     if (dispatcher_) this->send(dispatcher_, wire::pack(std::move(report_)));
     report_ = wire::WorkReport{};
+  }
+  // Sends the report once the messages already waiting are handled: one
+  // report for a burst of finished calls or runs.
+  template <class Handle>
+  void report_soon(const Handle& self) {
+    if (tick_pending_ || (report_.parts.empty() && report_.done.empty())) return;
+    tick_pending_ = true;
+    this->send(self, wire::pack(wire::Tick{}));
   }
 
   void on_eos(wire::eos_msg&) { this->quit(); }
@@ -91,6 +100,7 @@ class Worker : public Base {
   uint32_t capacity_;
   wire::dispatcher_actor dispatcher_;
   wire::WorkReport report_;
+  bool tick_pending_ = false;
 };
 
 // --- execute ---------------------------------------------------------------------
@@ -118,8 +128,9 @@ class ExecuteWorker : public Worker<wire::execute_worker_actor::base> {
           part_done(it->first, item.id, index, encode(m.value.execution));
           item.executions.push_back(std::move(m.value.execution));
           continue_or_finish(it);
-          send_report();
+          report_soon(caf::actor_cast<wire::execute_worker_actor>(this));
         },
+        [this](wire::tick_msg&) { send_report(); },
         [this](wire::eos_msg& m) { on_eos(m); },
     };
   }
@@ -214,8 +225,9 @@ class ModelWorker : public Worker<wire::model_worker_actor::base> {
           part_done(it->first, it->second.item.id, m.value.index, encode(m.value.outcome));
           it->second.outcomes[m.value.index] = std::move(m.value.outcome);
           if (--it->second.left == 0) finish(it);
-          send_report();
+          report_soon(caf::actor_cast<wire::model_worker_actor>(this));
         },
+        [this](wire::tick_msg&) { send_report(); },
         [this](wire::eos_msg& m) { on_eos(m); },
     };
   }

@@ -42,7 +42,9 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
 
   behavior_type make_behavior() override {
     if (auto s = init(); !s) fail(s.error());
+    start_reporting(caf::actor_cast<wire::writer_actor>(this));
     return {
+        [this](wire::report_due_msg&) { on_report_due(caf::actor_cast<wire::writer_actor>(this)); },
         [this](wire::attach_msg& m) { on_attach(m); },
         [this](wire::item_batch_msg& m) { on_batch(m); },
         [this](wire::eos_msg& m) { on_eos(m); },
@@ -96,7 +98,10 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
     return {};
   }
 
-  std::vector<OutputFile*> files() { return {&accepted_, &rejected_, &sharegpt_, &openai_, &rl_}; }
+  // In the order they are handed to the OS: a rejected record before the
+  // accepted ones it may have let through the gate, accepted.jsonl before the
+  // exports that copy it (what a crash leaves is a prefix of this order).
+  std::vector<OutputFile*> files() { return {&rejected_, &accepted_, &sharegpt_, &openai_, &rl_}; }
   std::string file_name(const OutputFile& f) const {
     if (&f == &accepted_) return "accepted.jsonl";
     if (&f == &rejected_) return "rejected.jsonl";
@@ -114,13 +119,17 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
     ids.reserve(items.size());
     for (const auto& item : items) ids.push_back(item.id);
     LogBatch log;
-    if (auto s = write_dataset(items, log); !s) return fail(s.error());
+    std::vector<std::shared_ptr<WritableFile>> to_sync;
+    std::vector<uint64_t> parked;
+    if (auto s = write_dataset(items, log, to_sync, parked); !s) return fail(s.error());
     if (setup_.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(uint64_t{setup_.delay_ms} * items.size()));
     auto feedback = std::move(feedback_);
     feedback_.clear();
     bool covered = gate_.target_covered() && !stop_sent_;
     if (covered) stop_sent_ = true;
-    commit(std::move(log), [this, ids = std::move(ids), feedback = std::move(feedback), covered]() mutable {
+    commit(std::move(log), std::move(to_sync),
+           [this, ids = std::move(ids), feedback = std::move(feedback), covered, parked = std::move(parked)]() mutable {
+      for (uint64_t id : parked) parks_in_flight_.erase(id);  // in the store now
       for (uint64_t id : ids) released(id);
       if (!feedback.empty()) send_upstream(wire::Credit{0, stop_sent_, std::move(feedback)});
       if (covered) {
@@ -131,12 +140,13 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
     });
   }
 
-  // Decides the batch's items, appends their records and makes them durable;
-  // `log` gets their states, the gate and the files' new lengths, committed
-  // by the caller: after a crash the log's lengths say exactly which records
-  // count (init() cuts the rest, and the items those were, still in flight in
-  // the log, come again).
-  Status write_dataset(std::vector<Item>& items, LogBatch& log) {
+  // Decides the batch's items and appends their records (handed to the OS);
+  // `log` gets their states, the gate and the files' new lengths, `to_sync`
+  // the files the commit must sync first, `parked` the items parked here.
+  // The caller commits: after a crash the log's lengths say which records
+  // count, and what a crash left past them is adopted or cut on resume.
+  Status write_dataset(std::vector<Item>& items, LogBatch& log, std::vector<std::shared_ptr<WritableFile>>& to_sync,
+                       std::vector<uint64_t>& parked) {
     for (auto& item : items) {
       if (gate_.decided(item.id)) {
         // Recovery re-sends only undecided items; a repeat is a bug upstream, never a second record.
@@ -189,17 +199,25 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
         log.put_state(id, {released_item.state, ""});
       }
       for (uint64_t id : out.surplus) {
-        if (!pending_park_.erase(id) && id != item.id) log.unpark(id);
+        bool in_store = !pending_park_.erase(id) && id != item.id;
+        parks_in_flight_.erase(id);
+        if (in_store) log.unpark(id);
         tally_.surplus();
         // Surplus items are accepted ones beyond the target (the gate knows no other kind).
         auto surplus = next_state(ItemState::kAccepted, ItemEvent::kMarkSurplus);
         log.put_state(id, {static_cast<uint8_t>(*surplus), ""});
       }
     }
-    for (auto* f : files())
-      if (auto s = f->flush(setup_.sync); !s) return s;
-    // Items still parked leave memory: they wait in the store.
-    for (auto& [id, it] : pending_park_) log.park(id, encode(it));
+    for (auto* f : files()) {
+      if (auto s = f->flush(false); !s) return s;
+      if (auto file = f->to_sync(); file && setup_.sync) to_sync.push_back(std::move(file));
+    }
+    // Items still parked leave memory once their commit is durable: they wait in the store.
+    for (auto& [id, it] : pending_park_) {
+      log.park(id, encode(it));
+      parked.push_back(id);
+      parks_in_flight_.emplace(id, std::move(it));
+    }
     pending_park_.clear();
     checkpoint(log, false, "");
     return {};
@@ -223,6 +241,13 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
     if (auto it = pending_park_.find(id); it != pending_park_.end()) {
       out = std::move(it->second);
       pending_park_.erase(it);
+      return {};
+    }
+    if (auto it = parks_in_flight_.find(id); it != parks_in_flight_.end()) {
+      // Parked by a commit not yet durable: the store may not have it yet.
+      out = std::move(it->second);
+      parks_in_flight_.erase(it);
+      log.unpark(id);  // written after the park: commits apply in order
       return {};
     }
     auto bytes = store().parked(id);
@@ -278,7 +303,8 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
   WriterCheckpoint progress_;  // as last committed
   std::chrono::steady_clock::time_point last_commit_ = std::chrono::steady_clock::now();
   std::vector<Feedback> feedback_;         // accepted since the last commit
-  std::map<uint64_t, Item> pending_park_;  // parked during the current batch
+  std::map<uint64_t, Item> pending_park_;     // parked during the current batch
+  std::map<uint64_t, Item> parks_in_flight_;  // parked by a commit not yet durable
   uint64_t received_ = 0;
   uint64_t max_id_seen_ = 0;
   bool stop_sent_ = false;
@@ -295,7 +321,9 @@ class SeedCheckWriter : public Stage<wire::writer_actor::base> {
 
   behavior_type make_behavior() override {
     if (auto s = init(); !s) fail(s.error());
+    start_reporting(caf::actor_cast<wire::writer_actor>(this));
     return {
+        [this](wire::report_due_msg&) { on_report_due(caf::actor_cast<wire::writer_actor>(this)); },
         [this](wire::attach_msg& m) { on_attach(m); },
         [this](wire::item_batch_msg& m) {
           if (failed()) return;

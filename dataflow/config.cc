@@ -221,6 +221,10 @@ const std::vector<Field>& fields() {
             "Items an LLM stage may hold; bounds requests in flight together with each endpoint's max_in_flight.", 1,
             1 << 20),
       field("pipeline.batch_size", O, VF_KEY(pipeline.batch_size), "Most items per message between stages.", 1, 4096),
+      field("pipeline.threads", O, VF_KEY(pipeline.threads),
+            "Threads that run the actors (0: one per core; the sandbox, the model client and the log have their "
+            "own).",
+            0, 1024),
       field("checkpoint.log", R, VF_KEY(checkpoint.log),
             "Log every stage result to DIR/db before it moves on, so a killed job resumes without losing or "
             "repeating work. false: only the writer's progress is kept and the job cannot resume (a benchmark "

@@ -131,6 +131,7 @@ struct PipelineSection {  // [pipeline]: credits = items a stage may hold
   uint32_t writer_credits = 32;
   uint32_t llm_credits = 256;
   uint32_t batch_size = 8;
+  uint32_t threads = 0;  // actor threads; 0: one per core
 };
 
 struct CheckpointSection {  // [checkpoint]

@@ -10,8 +10,10 @@
 #include <spdlog/spdlog.h>
 
 #include "dataflow/checkpoint.h"
+#include "dataflow/output_recovery.h"
 #include "model/client.h"
 #include "storage/codec.h"
+#include "storage/group_commit.h"
 #include "storage/job_log.h"
 
 namespace vf {
@@ -140,7 +142,8 @@ Status Job::open() {
   if (::access(out_dir_.c_str(), W_OK) != 0) return io_error("cannot write to " + out_dir_ + ": " + std::strerror(errno));
 
   JobStoreOptions options;
-  options.sync = *parse_sync_policy(config_.checkpoint.sync);
+  // A job without the stage log cannot resume: nothing it writes needs to be durable.
+  options.sync = config_.checkpoint.log ? *parse_sync_policy(config_.checkpoint.sync) : SyncPolicy::kNone;
   options.sync_interval_ms = config_.checkpoint.sync_interval_ms;
   options.env = request_.env;
   auto opened = JobStore::open(out_dir_ + "/db", options);
@@ -172,6 +175,11 @@ Status Job::open() {
     metadata.put_meta(k, v);
   if (auto s = store_->write(metadata); !s) return s;
 
+  // The lines a crash left past the committed lengths: adopted where the log
+  // stands behind them (a reader may have seen them), cut where it does not.
+  if (has_log && config_.checkpoint.log)
+    if (auto s = recover_outputs(); !s) return s;
+
   // Recovery: the source continues from its logged progress, the similarity
   // pool from its logged questions, the generator re-sends the in-flight items.
   if (config_.checkpoint.log) {
@@ -195,6 +203,76 @@ Status Job::open() {
   return {};
 }
 
+Status Job::recover_outputs() {
+  auto logged = store_->get_meta(meta::kWriter);
+  if (!logged) return logged.failure();
+  std::optional<WriterCheckpoint> committed;
+  if (logged.value()) {
+    auto c = decode<WriterCheckpoint>(*logged.value(), "writer checkpoint (m/writer)");
+    if (!c) return corruption("job store " + store_->path() + ": " + c.error());
+    committed = std::move(c.value());
+  }
+  Env* env = request_.env;
+  OutputTails tails;
+  bool any = false;
+  for (const auto& name : output_file_names()) {
+    std::string path = out_dir_ + "/" + name;
+    uint64_t length = committed ? committed->file_lengths[name] : 0;
+    auto size = env->file_size(path);
+    if (!size) {
+      if (size.code() != ErrorCode::kNotFound) return size.failure();
+      if (length > 0)
+        return corruption(path + ": missing, but the checkpoint log committed " + std::to_string(length) +
+                          " bytes of it: committed records were lost outside veriforge; restore the file or start a "
+                          "new job");
+      continue;
+    }
+    if (*size < length) continue;  // the writer reports a file shorter than committed, naming it
+    if (*size == length) continue;
+    auto bytes = env->read(path, length, *size - length);
+    if (!bytes) return bytes.failure();
+    tails.past_committed[name] = std::move(bytes.value());
+    any = true;
+  }
+  if (!any) return {};
+  auto lookup = [&](uint64_t id) -> std::optional<Item> {
+    for (auto read : {&JobStore::item, &JobStore::parked}) {
+      auto bytes = ((*store_).*read)(id);
+      if (!bytes || !bytes.value()) continue;
+      auto item = decode<Item>(**bytes, "logged item");
+      if (item) return std::move(item.value());
+    }
+    return std::nullopt;
+  };
+  auto plan = plan_output_recovery(committed, tails, lookup, config_.job.name, config_.job.target_accepted,
+                                   source_->wants_feedback());
+  if (!plan) return plan.failure();
+  for (const auto& note : plan->notes) spdlog::warn("event=output-recovery note=\"{}\"", note);
+  if (plan->log.empty()) return {};  // nothing adopted: the writer cuts the tails when it opens the files
+  // Cut what cannot be kept, append what is missing, make it durable, then commit.
+  for (const auto& name : output_file_names()) {
+    std::string path = out_dir_ + "/" + name;
+    uint64_t appended = 0;
+    for (const auto& line : plan->append[name]) appended += line.size() + 1;
+    uint64_t keep = plan->new_lengths[name] - appended;
+    auto size = env->file_size(path);
+    if (size && *size > keep)
+      if (auto s = env->truncate(path, keep); !s) return s;
+    if (appended == 0) continue;
+    auto file = env->open_appendable(path);
+    if (!file) return file.failure();
+    std::string text;
+    for (const auto& line : plan->append[name]) text += line + "\n";
+    if (auto s = (*file)->append(text); !s) return s;
+    if (store_->sync_policy() != SyncPolicy::kNone)
+      if (auto s = (*file)->sync(); !s) return s;
+  }
+  if (auto s = store_->write(plan->log); !s) return s;
+  spdlog::info("event=outputs-adopted accepted={} rejected={} written_now={} cut_bytes={}", plan->adopted_accepted,
+               plan->adopted_rejected, plan->written_now, plan->cut_bytes);
+  return {};
+}
+
 Expected<nlohmann::json> Job::finished_summary() {
   auto logged = store_->get_meta(meta::kSummary);
   if (!logged) return logged.failure();
@@ -214,8 +292,10 @@ JobResult Job::run(const RunControl& control) {
     return result;
   }
   CoordinatorParts parts;
-  if (config_.checkpoint.log) parts.stage_log = std::make_shared<LocalJobLog>(store_);
-  parts.writer_log = std::make_shared<LocalJobLog>(store_);
+  // One committer for every stage: their commits share fsyncs.
+  auto log = std::make_shared<GroupCommitLog>(store_);
+  if (config_.checkpoint.log) parts.stage_log = log;
+  parts.writer_log = log;
   parts.source = source_;
   parts.resume_from = resume_from_;
   parts.in_flight = std::move(in_flight_);
@@ -225,13 +305,15 @@ JobResult Job::run(const RunControl& control) {
   parts.dataset.out_dir = out_dir_;
   parts.dataset.job_name = config_.job.name;
   parts.dataset.target = config_.job.target_accepted;
-  parts.dataset.sync = config_.checkpoint.sync != "none";
+  parts.dataset.sync = config_.checkpoint.log && config_.checkpoint.sync != "none";
   parts.dataset.delay_ms = config_.writer.delay_ms;
   parts.dataset.curriculum = config_.writer.curriculum && config_.solves();
   parts.dataset.env = request_.env;
   LocalWork local = local_;
   local_.executor.reset();  // the workers own the pool; it goes with the actor system
-  auto outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), control);
+  RunControl with_threads = control;
+  if (!with_threads.scheduler_threads) with_threads.scheduler_threads = config_.pipeline.threads;
+  auto outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), with_threads);
   result.ok = outcome.ok;
   result.error = outcome.error;
   result.interrupted = control.interrupt && control.interrupt->load() && !outcome.ok;

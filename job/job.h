@@ -88,6 +88,7 @@ class Job {
  private:
   Job() = default;
   Status write_summary(nlohmann::json& summary);
+  Status recover_outputs();
 
   JobRequest request_;
   JobConfig config_;

@@ -125,6 +125,10 @@ void LogBatch::erase_partials(uint64_t id, char stage, uint32_t count) {
   for (uint32_t i = 0; i < count; ++i) batch_->Delete(partial_key(id, stage, i));
   operations_ += count;
 }
+void LogBatch::erase_partial(uint64_t id, char stage, uint32_t index) {
+  batch_->Delete(partial_key(id, stage, index));
+  ++operations_;
+}
 void LogBatch::put_state(uint64_t id, const StoredState& state) {
   batch_->Put(id_key('s', id), encode(state));
   ++operations_;
@@ -222,6 +226,33 @@ Status JobStore::write(LogBatch& batch) {
   }
   batch.batch_->Clear();
   batch.operations_ = 0;
+  return {};
+}
+
+Status JobStore::write_group(const std::vector<LogBatch*>& batches) {
+  if (broken_) return Error{"job store " + path_ + ": an earlier write failed; the job must stop and resume",
+                            ErrorCode::kIoError};
+  rocksdb::WriteOptions w;
+  w.sync = false;
+  bool wrote = false;
+  for (LogBatch* batch : batches) {
+    if (batch->empty()) continue;
+    auto s = db_->Write(w, batch->batch_.get());
+    if (!s.ok()) {
+      broken_ = true;
+      return failure("write batch", path_, s);
+    }
+    batch->batch_->Clear();
+    batch->operations_ = 0;
+    wrote = true;
+  }
+  if (wrote && options_.sync == SyncPolicy::kBatch) {
+    auto s = db_->SyncWAL();
+    if (!s.ok()) {
+      broken_ = true;
+      return failure("sync the log", path_, s);
+    }
+  }
   return {};
 }
 

@@ -83,6 +83,7 @@ class LogBatch {
   void put_partial(uint64_t id, char stage, uint32_t index, std::string_view bytes);
   // Erases entries 0 .. count-1 (point deletes: range tombstones would slow reads).
   void erase_partials(uint64_t id, char stage, uint32_t count);
+  void erase_partial(uint64_t id, char stage, uint32_t index);
   void put_state(uint64_t id, const StoredState& state);
   void park(uint64_t id, std::string_view bytes);
   void unpark(uint64_t id);
@@ -110,6 +111,10 @@ class JobStore {
   JobStore& operator=(const JobStore&) = delete;
 
   Status write(LogBatch& batch);
+  // Writes the batches in order and makes them durable together, with one
+  // WAL sync under kBatch (group commit; each batch is still atomic).
+  Status write_group(const std::vector<LogBatch*>& batches);
+  SyncPolicy sync_policy() const { return options_.sync; }
   Status put_meta(const std::string& name, const std::string& value);
   Expected<std::optional<std::string>> get_meta(const std::string& name) const;
 

@@ -44,6 +44,12 @@ Status OutputFile::append_line(const std::string& line) {
   return {};
 }
 
+std::shared_ptr<WritableFile> OutputFile::to_sync() {
+  if (!unsynced_) return nullptr;
+  unsynced_ = false;
+  return file_;
+}
+
 Status OutputFile::flush(bool sync) {
   if (!buffer_.empty()) {
     if (auto s = file_->append(buffer_); !s) return s;

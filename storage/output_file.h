@@ -8,8 +8,8 @@
 // than its committed length has lost committed records, which is reported
 // as an error (never papered over). append_line() buffers; flush() hands the
 // bytes to the OS and, with `sync`, to the disk (only when something was
-// appended since the last sync); length() counts what was appended, flushed
-// or not. Files go through an Env (storage/env.h), so tests can simulate a
+// appended since the last sync), or to_sync() hands the syncing to the
+// log's committer; length() counts what was appended, flushed or not. Files go through an Env (storage/env.h), so tests can simulate a
 // power loss. Errors name the file.
 // Not thread-safe; one owner (the writer).
 #pragma once
@@ -40,6 +40,10 @@ class OutputFile {
 
   Status append_line(const std::string& line);
   Status flush(bool sync);
+  // The file to sync before a commit that counts what was appended since the
+  // last call (null when nothing was): with group commit the log's committer
+  // syncs it, off the writer's thread. Call after flush(false).
+  std::shared_ptr<WritableFile> to_sync();
   uint64_t length() const { return length_; }
   bool is_open() const { return file_ != nullptr; }
   const std::string& path() const { return path_; }
@@ -47,7 +51,7 @@ class OutputFile {
  private:
   Env* env_;
   std::string path_;
-  std::unique_ptr<WritableFile> file_;
+  std::shared_ptr<WritableFile> file_;  // shared with a commit that will sync it
   std::string buffer_;     // appended, not yet handed to the OS
   uint64_t length_ = 0;
   bool unsynced_ = false;  // appended since the last sync (an idle file costs no fsync)

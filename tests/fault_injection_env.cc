@@ -2,6 +2,7 @@
 
 #include <rocksdb/file_system.h>
 
+#include <atomic>
 #include <filesystem>
 
 namespace vf::test {
@@ -15,14 +16,16 @@ class TrackedFile final : public WritableFile {
   Status append(std::string_view data) override {
     if (!env_.before_write(target_->path())) return {};
     if (auto s = target_->append(data); !s) return s;
-    size_ += data.size();
-    env_.wrote(target_->path(), size_);
+    env_.wrote(target_->path(), size_ += data.size());
     return {};
   }
+  // May run on another thread than append() (the log's committer): what it
+  // covers is what was appended before it began.
   Status sync() override {
+    uint64_t covered = size_.load();
     if (!env_.before_sync(target_->path())) return {};
     if (auto s = target_->sync(); !s) return s;
-    env_.synced(target_->path(), size_);
+    env_.synced(target_->path(), covered);
     return {};
   }
   const std::string& path() const override { return target_->path(); }
@@ -30,7 +33,7 @@ class TrackedFile final : public WritableFile {
  private:
   FaultInjectionEnv& env_;
   std::unique_ptr<WritableFile> target_;
-  uint64_t size_;
+  std::atomic<uint64_t> size_;
 };
 
 // A file opened after the crash: nothing reaches the disk.
@@ -202,8 +205,10 @@ Expected<uint64_t> FaultInjectionEnv::file_size(const std::string& path) { retur
 
 Status FaultInjectionEnv::truncate(const std::string& path, uint64_t size) {
   if (crashed()) return {};
+  auto before = Env::posix()->file_size(path);
   if (auto s = Env::posix()->truncate(path, size); !s) return s;
   std::lock_guard<std::mutex> lock(mu_);
+  if (before && *before > size) truncated_ += *before - size;
   if (auto it = files_.find(path); it != files_.end()) {
     it->second.size = std::min(it->second.size, size);
     it->second.synced = std::min(it->second.synced, size);
@@ -224,6 +229,30 @@ void FaultInjectionEnv::crash_at_sync(uint64_t k) {
   crash_at_ = k ? sync_attempts_ + k : 0;
 }
 
+void FaultInjectionEnv::crash_at_sync_of(const std::string& suffix, uint64_t k) {
+  std::lock_guard<std::mutex> lock(mu_);
+  crash_suffix_ = suffix;
+  crash_suffix_left_ = k;
+}
+
+void FaultInjectionEnv::hold_syncs(bool hold) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = hold;
+  }
+  released_.notify_all();
+}
+
+uint64_t FaultInjectionEnv::waiting_syncs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiting_;
+}
+
+uint64_t FaultInjectionEnv::truncated_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return truncated_;
+}
+
 uint64_t FaultInjectionEnv::syncs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return syncs_;
@@ -236,10 +265,21 @@ void FaultInjectionEnv::wrote(const std::string& path, uint64_t new_size) {
   files_[path].size = new_size;
 }
 
-bool FaultInjectionEnv::before_sync(const std::string&) {
-  std::lock_guard<std::mutex> lock(mu_);
+bool FaultInjectionEnv::before_sync(const std::string& path) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (hold_) {
+    ++waiting_;
+    released_.wait(lock, [this] { return !hold_; });
+    --waiting_;
+  }
   if (crashed_) return false;
   if (crash_at_ && sync_attempts_ + 1 >= crash_at_) {
+    crashed_ = true;
+    return false;
+  }
+  if (crash_suffix_left_ && path.size() >= crash_suffix_.size() &&
+      path.compare(path.size() - crash_suffix_.size(), crash_suffix_.size(), crash_suffix_) == 0 &&
+      --crash_suffix_left_ == 0) {
     crashed_ = true;
     return false;
   }

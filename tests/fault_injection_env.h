@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,8 +44,14 @@ class FaultInjectionEnv final : public Env {
   // --- faults ---
   void crash();                     // the power goes now
   void crash_at_sync(uint64_t k);   // the k-th sync from now (k >= 1) is where it goes; 0: disarm
+  // The power goes at the k-th sync of a file whose path ends with `suffix`.
+  void crash_at_sync_of(const std::string& suffix, uint64_t k);
   bool crashed() const { return crashed_.load(); }
   uint64_t syncs() const;           // syncs completed so far (what they covered is durable)
+  uint64_t truncated_bytes() const; // bytes cut from files through this Env (before the crash)
+  // A slow disk: while held, every sync waits (counted in waiting_syncs()).
+  void hold_syncs(bool hold);
+  uint64_t waiting_syncs() const;
   // After crash() and after every writer closed its files: cuts each file to
   // its durable length and removes the files created after the crash.
   Status drop_unsynced();
@@ -70,6 +77,12 @@ class FaultInjectionEnv final : public Env {
   uint64_t syncs_ = 0;          // completed
   uint64_t sync_attempts_ = 0;  // begun before the crash
   uint64_t crash_at_ = 0;       // the attempt at which the power goes (0: none)
+  std::string crash_suffix_;    // crash_at_sync_of: the file, and its syncs to go
+  uint64_t crash_suffix_left_ = 0;
+  uint64_t truncated_ = 0;
+  bool hold_ = false;
+  uint64_t waiting_ = 0;
+  std::condition_variable released_;
   std::atomic<bool> crashed_{false};
   std::shared_ptr<rocksdb::FileSystem> rocks_fs_;
 };

@@ -18,6 +18,9 @@ and then checks the promise of the checkpoint log:
     reached the log) was made again; work redone after a kill is at most what
     was in flight at that kill (from the audit trail, VERIFORGE_AUDIT_FILE);
   * the simulator saw no successful request twice beyond those in-flight calls;
+  * a reader following accepted.jsonl and rejected.jsonl across the kills
+    (as `tail -F` or a loader streaming into training would) sees every record
+    exactly once and never sees a file shrink: lines it read are never taken back;
   * every kill counted hit work in flight: a kill whose session had no code
     run or model call started and not yet logged (during start-up, say) is
     not counted, and the run fails if fewer than --kills kills hit work.
@@ -37,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -162,6 +166,52 @@ def audit_analysis(path):
     return repeated_finished, redone, in_flight_at_kills
 
 
+class Follower(threading.Thread):
+    """Reads a growing JSON Lines file as it grows, complete lines only."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.offset, self.ids, self.retracted = path, 0, [], 0
+        self.last = b""  # the last line read, with its newline: still there at the next poll?
+        self.stopping = threading.Event()
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if self.last:
+                    f.seek(self.offset - len(self.last))
+                    if size < self.offset or f.read(len(self.last)) != self.last:
+                        # Cut (and perhaps written again) under the reader: bytes it had read, taken back.
+                        self.retracted += len(self.last)
+                        self.offset = min(size, self.offset - len(self.last))
+                        self.last = b""
+                if size <= self.offset:
+                    return
+                f.seek(self.offset)
+                data = f.read(size - self.offset)
+        except OSError:
+            return
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        lines = data[:end].split(b"\n")
+        for line in lines:
+            self.ids.append(json.loads(line).get("item_id"))
+        self.offset += end + 1
+        self.last = lines[-1] + b"\n"
+
+    def run(self):
+        while not self.stopping.is_set():
+            self.poll()
+            time.sleep(0.005)
+
+    def finish(self):
+        self.stopping.set()
+        self.join()
+        self.poll()
+
+
 def wait_for_work(proc, audit, offset, limit_s=120):
     """Returns once the audit has a 'start' past `offset` (work began) or the process ended."""
     deadline = time.time() + limit_s
@@ -224,6 +274,9 @@ def main():
         write_config(config, port, args.items, args.seed)
         out_dir = os.path.join(work, "crashed")
         audit = os.path.join(work, "crashed.audit")
+        followers = [Follower(os.path.join(out_dir, name)) for name in ("accepted.jsonl", "rejected.jsonl")]
+        for f in followers:
+            f.start()
         kills = 0       # kills that hit work in flight
         idle_kills = 0  # kills that found nothing in flight (start-up, say): not counted
         # Each session is killed a random time after its first unit of work
@@ -259,6 +312,8 @@ def main():
             print("crash-test: ERROR the final resume failed (exit %d): %s" % (p.returncode, err.decode()[-2000:]))
             return 2
         crash_stats = sim_stats(port)
+        for f in followers:
+            f.finish()
 
         # Compare.
         violations = []
@@ -274,6 +329,15 @@ def main():
         if dupes or rej_dupes: violations.append("%d accepted and %d rejected records written twice" % (dupes, rej_dupes))
         if differing: violations.append("%d records differ from the reference (e.g. %s)" % (len(differing), differing[:3]))
         if both: violations.append("%d items both accepted and rejected" % len(both))
+        for f, final_ids in zip(followers, (got_ids, rej_ids)):
+            name = os.path.basename(f.path)
+            if f.retracted:
+                violations.append("%s shrank under its reader: %d bytes it had read were taken back" % (name, f.retracted))
+            if f.ids != final_ids:
+                dup = len(f.ids) - len(set(f.ids))
+                violations.append("the reader of %s saw %d records (%d twice, %d not in the final file), the file "
+                                  "ends with %d" % (name, len(f.ids), dup, len(set(f.ids) - set(final_ids)),
+                                                    len(final_ids)))
         for export in ("rl.jsonl", "sft.sharegpt.jsonl", "sft.openai.jsonl"):
             n = sum(1 for _ in open(os.path.join(out_dir, export)))
             if n != len(got_ids):
@@ -303,10 +367,12 @@ def main():
                               ("LLM call" if in_flight["call"] == 0 else "code run"))
         verdict = "PASS" if not violations else "FAIL"
         print("crash-test: %s kills=%d (idle %d) items=%d accepted=%d (reference %d) lost=%d duplicated=%d differing=%d "
-              "both=%d repeated_finished_calls=%d repeated_finished_runs=%d redone_calls=%d/%d_in_flight "
+              "both=%d repeated_finished_calls=%d repeated_finished_runs=%d reader_retracted_bytes=%d "
+              "redone_calls=%d/%d_in_flight "
               "redone_runs=%d/%d_in_flight sim_requests=%d (reference %d) sim_repeated_ok=%d reference_s=%.1f%s" %
               (verdict, kills, idle_kills, args.items, len(got), len(ref), len(lost), dupes + rej_dupes, len(differing), len(both),
-               repeated["call"], repeated["run"], redone["call"], in_flight["call"], redone["run"], in_flight["run"],
+               repeated["call"], repeated["run"], sum(f.retracted for f in followers), redone["call"], in_flight["call"],
+               redone["run"], in_flight["run"],
                crash_stats.get("requests", 0), ref_stats.get("requests", 0), sim_repeats, reference_s,
                "" if not violations else " :: " + " | ".join(violations)))
         if not violations and not args.work:

@@ -33,7 +33,7 @@
 
 #include "dataflow/seeds.h"
 #include "job/assembly.h"
-#include "storage/job_log.h"
+#include "storage/group_commit.h"
 
 using namespace vf;
 
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     JobStoreOptions so;
-    so.sync = *parse_sync_policy(sync);
+    so.sync = stage_log ? *parse_sync_policy(sync) : SyncPolicy::kNone;  // as a job without the log
     auto store = JobStore::open(out + "/db", so);
     if (!store) {
       std::fprintf(stderr, "llm_bench: %s\n", store.error().c_str());
@@ -246,13 +246,15 @@ int main(int argc, char** argv) {
     }
     std::shared_ptr<JobStore> shared_store = std::move(store.value());
     CoordinatorParts parts;
-    if (stage_log) parts.stage_log = std::make_shared<LocalJobLog>(shared_store);
-    parts.writer_log = std::make_shared<LocalJobLog>(shared_store);
+    auto log = std::make_shared<GroupCommitLog>(shared_store);
+    if (stage_log) parts.stage_log = log;
+    parts.writer_log = log;
     parts.source = std::make_shared<ExecutedSeeds>(seeds.seeds, n);
     parts.dataset.out_dir = out;
     parts.dataset.target = n;
-    parts.dataset.sync = sync != "none";
+    parts.dataset.sync = stage_log && sync != "none";
     shared_store.reset();
+    log.reset();  // the actors hold it; the last one closes the store
     LocalWork local;
     auto client = model::ModelClient::create(client_options(sim.port, c));
     local.solver_client = std::shared_ptr<model::ModelClient>(std::move(client.value()));
@@ -264,6 +266,7 @@ int main(int argc, char** argv) {
     // quarters of the run, from the writer's progress reports.
     std::vector<std::pair<double, uint64_t>> written;
     RunControl control;
+    if (const char* t = std::getenv("VF_SCHEDULER_THREADS")) control.scheduler_threads = static_cast<uint32_t>(std::atoi(t));
     control.on_progress = [&](const std::map<std::string, wire::StageReport>& stages) {
       auto it = stages.find("writer");
       if (it == stages.end()) return;
