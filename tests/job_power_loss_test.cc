@@ -168,8 +168,11 @@ TEST_CASE("no item moves on before the fsync that makes its stage's result durab
   };
   for (int i = 0; i < 6000 && (slow.waiting_syncs() == 0 || !issued()); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  bool blocked = slow.waiting_syncs() > 0 && issued();
-  INFO("waiting syncs ", slow.waiting_syncs(), ", issued ", issued(), ", reports ", reports_while_held.size());
+  const auto waiting_syncs = slow.waiting_syncs();
+  const bool any_issued = issued();
+  const bool blocked = waiting_syncs > 0 && any_issued;
+  // INFO is evaluated lazily, at a failing CHECK below, with mu held: values only.
+  INFO("waiting syncs ", waiting_syncs, ", issued ", any_issued);
   {
     std::lock_guard<std::mutex> lock(mu);
     held = false;
