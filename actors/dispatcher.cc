@@ -35,6 +35,9 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     for (auto& w : setup_.workers) add_worker(std::move(w));
     setup_.workers.clear();
     start_reporting(caf::actor_cast<wire::stage_actor>(this));
+    // A worker that goes away (its process killed, its node cut off and
+    // noticed by the heartbeat) gives its leases back to the queue.
+    this->set_down_handler([this](caf::down_msg& d) { lose_worker(d.source, "down"); });
     return {
         [this](wire::report_due_msg&) { on_report_due(caf::actor_cast<wire::stage_actor>(this)); },
         [this](wire::attach_msg& m) { on_attach(m); },
@@ -60,6 +63,21 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
         [this](wire::tick_msg&) { commit_finished(); },
         [this](wire::log_done_msg& m) { on_log_done(m); },
         [this](wire::eos_msg& m) { on_eos(m); },
+        [this](wire::add_worker_atom, caf::actor& w, uint32_t node) {
+          add_worker(caf::actor_cast<wire::worker_actor>(w), node);
+          dispatch();
+          flush();
+        },
+        [this](wire::drop_node_atom, uint32_t node) {
+          std::vector<caf::actor_addr> gone;
+          for (auto& [id, w] : workers_)
+            if (w.node == node && node != 0) gone.push_back(caf::actor_cast<caf::actor_addr>(w.handle));
+          for (auto& a : gone) {
+            if (auto it = worker_links_.find(a); it != worker_links_.end())
+              send(workers_[it->second].handle, wire::pack(wire::EndOfStream{0, "node-left"}));
+            lose_worker(a, "left");
+          }
+        },
     };
   }
 
@@ -72,13 +90,16 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
   }
 
  protected:
-  bool busy() const override { return !waiting_.empty() || !leases_.empty() || !pending_finished_.empty() || tick_pending_; }
+  bool busy() const override {
+    return !waiting_.empty() || !leases_.empty() || !pending_finished_.empty() || tick_pending_ || returning_ > 0;
+  }
 
   void upstream_ended() override { flush(); }
 
   void fill_report(wire::StageReport& r) override {
     r.fenced = fenced_;
     r.workers = static_cast<uint32_t>(workers_.size());
+    r.requeued = requeued_;
   }
 
  private:
@@ -86,6 +107,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     wire::worker_actor handle;
     uint32_t credit = 0;
     uint64_t leased = 0;  // leases outstanding
+    uint32_t node = 0;    // 0: this process
   };
   struct Held {
     Item item;
@@ -94,11 +116,50 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     std::vector<uint32_t> logged_parts;  // parts with an r/ entry (earlier sessions, earlier reports)
   };
 
-  void add_worker(wire::worker_actor w) {
+  void add_worker(wire::worker_actor w, uint32_t node = 0) {
+    if (!w) return;
     LinkId id = next_worker_++;
     worker_links_[caf::actor_cast<caf::actor_addr>(w)] = id;
-    workers_[id] = Worker{w, 0, 0};
+    workers_[id] = Worker{w, 0, 0, node};
+    caf::local_actor::monitor(caf::actor_cast<caf::actor>(w));
     send(w, wire::pack(wire::Attach{stage_name()}));
+    spdlog::info("stage={} event=worker-added node={} workers={}", stage_name(), node, workers_.size());
+  }
+
+  // Forgets a worker; its leases go back to the head of the queue with a new
+  // lease id each, so a late report of the old lease is fenced.
+  void lose_worker(const caf::actor_addr& addr, const char* why) {
+    auto link = worker_links_.find(addr);
+    if (link == worker_links_.end()) return;
+    LinkId id = link->second;
+    uint32_t node = workers_[id].node;
+    worker_links_.erase(link);
+    workers_.erase(id);
+    std::vector<Item> returned;
+    for (auto it = leases_.begin(); it != leases_.end();) {
+      if (it->second.worker == id) {
+        returned.push_back(std::move(it->second.item));
+        it = leases_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    requeued_ += returned.size();
+    spdlog::warn("stage={} event=worker-lost reason={} node={} leases_requeued={} workers={}", stage_name(), why, node,
+                 returned.size(), workers_.size());
+    if (returned.empty()) return;
+    // The parts the worker reported are logged (or on their way): lease the
+    // items again only once those commits are durable, so the next worker is
+    // told about every finished part and redoes none of them.
+    if (tick_pending_ || !pending_batch_.empty() || !pending_finished_.empty()) commit_finished();
+    returning_ += returned.size();
+    after_commits([this, returned = std::move(returned)]() mutable {
+      returning_ -= returned.size();
+      // Back to the front, in id order, ahead of items not yet leased.
+      for (auto it = returned.rbegin(); it != returned.rend(); ++it) waiting_.push_front(std::move(*it));
+      dispatch();
+      flush();
+    });
   }
 
   // Leases waiting items to the workers with the most credit.
@@ -241,6 +302,8 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
   LinkId next_worker_ = 0;
   uint64_t next_lease_ = 1;
   uint64_t fenced_ = 0;
+  uint64_t requeued_ = 0;  // leases returned by workers that went away
+  size_t returning_ = 0;   // of those, waiting for the commits of their reported parts
   // Finished by reports and not yet committed (until the next tick).
   LogBatch pending_batch_;
   std::vector<Item> pending_finished_;

@@ -43,13 +43,47 @@ Pipeline::~Pipeline() {
     for (auto it = actors_.rbegin(); it != actors_.rend(); ++it) self_->send_exit(it->first, caf::exit_reason::user_shutdown);
 }
 
-Status Pipeline::start() {
-  auto check = make_verify_check(work_.verify);
+Expected<std::vector<WorkActor>> spawn_work_actors(caf::actor_system& sys, const PipelinePlan& plan,
+                                                   const WorkSpec& work, const LocalWork& local,
+                                                   const WorkActorChoice& choice) {
+  auto check = make_verify_check(work.verify);
   if (!check) return check.failure();
   std::shared_ptr<const ModelTask> generate_task, solve_task;
-  if (plan_.stage(StageKind::kGenerate)) generate_task = make_generate_task(work_.generate);
-  if (plan_.stage(StageKind::kSolve)) solve_task = make_solve_task(work_.solve);
+  if (plan.stage(StageKind::kGenerate)) generate_task = make_generate_task(work.generate);
+  if (plan.stage(StageKind::kSolve)) solve_task = make_solve_task(work.solve);
+  std::vector<WorkActor> out;
+  for (const auto& spec : plan.stages) {
+    if (!choice.stages.empty() && !choice.stages.count(spec.name)) continue;
+    uint32_t n = choice.per_stage ? choice.per_stage : spec.local_workers;
+    for (uint32_t i = 0; i < n; ++i) {
+      wire::worker_actor w;
+      switch (spec.kind) {
+        case StageKind::kExecute:
+          w = spawn_execute_worker(sys, {spec.name, local.executor, run_limits(work.execute), work.execute.runs_per_item,
+                                         spec.worker_capacity, local.audit, choice.counters});
+          break;
+        case StageKind::kGenerate:
+          w = spawn_model_worker(
+              sys, {spec.name, generate_task, local.generator_client, spec.worker_capacity, local.audit, choice.counters});
+          break;
+        case StageKind::kSolve:
+          w = spawn_model_worker(
+              sys, {spec.name, solve_task, local.solver_client, spec.worker_capacity, local.audit, choice.counters});
+          break;
+        case StageKind::kVerify:
+          w = spawn_verify_worker(sys, {spec.name, check.value(), spec.worker_capacity, choice.counters});
+          break;
+      }
+      out.push_back(WorkActor{spec.name, spec.worker_capacity, std::move(w)});
+    }
+  }
+  return out;
+}
+
+Status Pipeline::start() {
   auto monitor = caf::actor_cast<wire::monitor_actor>(self_);
+  auto local_actors = spawn_work_actors(sys_, plan_, work_, local_, {});
+  if (!local_actors) return local_actors.failure();
 
   // The writer first, then each stage from the last to the first: every
   // stage attaches to the one after it.
@@ -75,30 +109,14 @@ Status Pipeline::start() {
     d.audit = parts_.audit;
     d.next = next;
     if (spec->kind == StageKind::kGenerate) d.similarity = parts_.similarity;
-    for (uint32_t i = 0; i < spec->local_workers; ++i) {
-      wire::worker_actor w;
-      switch (spec->kind) {
-        case StageKind::kExecute:
-          w = spawn_execute_worker(sys_, {spec->name, local_.executor, run_limits(work_.execute),
-                                          work_.execute.runs_per_item, spec->worker_capacity, local_.audit});
-          break;
-        case StageKind::kGenerate:
-          w = spawn_model_worker(sys_, {spec->name, generate_task, local_.generator_client, spec->worker_capacity,
-                                        local_.audit});
-          break;
-        case StageKind::kSolve:
-          w = spawn_model_worker(sys_,
-                                 {spec->name, solve_task, local_.solver_client, spec->worker_capacity, local_.audit});
-          break;
-        case StageKind::kVerify:
-          w = spawn_verify_worker(sys_, {spec->name, check.value(), spec->worker_capacity});
-          break;
+    for (auto& w : local_actors.value())
+      if (w.stage == spec->name) {
+        actors_.emplace_back(caf::actor_cast<caf::actor>(w.actor), spec->name + "-worker");
+        d.workers.push_back(w.actor);
       }
-      actors_.emplace_back(caf::actor_cast<caf::actor>(w), spec->name + "-worker");
-      d.workers.push_back(std::move(w));
-    }
     auto dispatcher = spawn_dispatcher(sys_, std::move(d), monitor);
     actors_.emplace_back(caf::actor_cast<caf::actor>(dispatcher), spec->name);
+    dispatchers_[spec->name] = dispatcher;
     next = dispatcher;
   }
   GeneratorSetup g;

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,14 @@ wire::writer_actor spawn_seed_check_writer(caf::actor_system& sys, SeedCheckWrit
 
 // --- worker side --------------------------------------------------------------
 
+// A node's work counters, shared by its work actors and read by its
+// heartbeat (relaxed atomics: figures for operators, not for decisions).
+struct WorkerCounters {
+  std::atomic<uint64_t> held{0};      // leases being worked on
+  std::atomic<uint64_t> done{0};      // leases finished
+  std::atomic<uint64_t> failures{0};  // finished as a sandbox failure or a model error
+};
+
 struct ExecuteWorkerSetup {
   std::string stage = "executor";
   std::shared_ptr<sandbox::Executor> executor;  // shared by every execute worker of the process
@@ -108,6 +117,7 @@ struct ExecuteWorkerSetup {
   uint32_t runs_per_item = 2;
   uint32_t capacity = 16;
   std::shared_ptr<AuditTrail> audit;
+  std::shared_ptr<WorkerCounters> counters;  // null: counted privately
 };
 
 struct ModelWorkerSetup {
@@ -116,12 +126,14 @@ struct ModelWorkerSetup {
   std::shared_ptr<model::ModelClient> client;
   uint32_t capacity = 256;
   std::shared_ptr<AuditTrail> audit;
+  std::shared_ptr<WorkerCounters> counters;  // null: counted privately
 };
 
 struct VerifyWorkerSetup {
   std::string stage = "verifier";
   std::shared_ptr<const Check> check;
   uint32_t capacity = 32;
+  std::shared_ptr<WorkerCounters> counters;  // null: counted privately
 };
 
 wire::worker_actor spawn_execute_worker(caf::actor_system& sys, ExecuteWorkerSetup setup);
@@ -140,6 +152,23 @@ struct LocalWork {
   std::shared_ptr<model::ModelClient> solver_client;
   std::shared_ptr<AuditTrail> audit;
 };
+
+// Work actors for this process's resources: one set per stage of the plan
+// (of `stages` only, when not empty), `per_stage` of each (0: the plan's
+// local_workers), counting into `counters`.
+struct WorkActorChoice {
+  std::set<std::string> stages;
+  uint32_t per_stage = 0;
+  std::shared_ptr<WorkerCounters> counters;
+};
+struct WorkActor {
+  std::string stage;
+  uint32_t capacity = 0;
+  wire::worker_actor actor;
+};
+Expected<std::vector<WorkActor>> spawn_work_actors(caf::actor_system& sys, const PipelinePlan& plan,
+                                                   const WorkSpec& work, const LocalWork& local,
+                                                   const WorkActorChoice& choice);
 
 // What the coordinator's side is built from, besides the plan and the work spec.
 struct CoordinatorParts {
@@ -193,6 +222,9 @@ class Pipeline {
 
   Status start();
   PipelineOutcome wait(const RunControl& control);
+  // The dispatcher of each stage, by stage name (after start()): where the
+  // registry hands the work actors of nodes that join.
+  const std::map<std::string, wire::stage_actor>& dispatchers() const { return dispatchers_; }
 
  private:
   caf::actor_system& sys_;
@@ -202,6 +234,7 @@ class Pipeline {
   LocalWork local_;
   caf::scoped_actor self_;
   std::vector<std::pair<caf::actor, std::string>> actors_;  // every actor, for monitoring and stopping
+  std::map<std::string, wire::stage_actor> dispatchers_;
   bool ended_ = false;
 };
 

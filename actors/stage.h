@@ -78,7 +78,12 @@ class Stage : public Base {
     }
     auto& c = m.value;
     auto it = downstream_.find(caf::actor_cast<caf::actor_addr>(this->current_sender()));
-    if (it != downstream_.end()) outbound_.grant(it->second, c.credits);
+    if (it == downstream_.end()) {
+      // Only a stage this one attached to may grant credit or stop the job.
+      spdlog::warn("stage={} event=refused type=credit reason=not-a-downstream-link", name_);
+      return;
+    }
+    outbound_.grant(it->second, c.credits);
     if (c.stop && !stop_seen_) {
       stop_seen_ = true;
       on_stop();
@@ -113,6 +118,13 @@ class Stage : public Base {
     auto up = caf::actor_cast<wire::upstream_actor>(sender);
     if (!up) {
       spdlog::error("stage={} event=attach-without-sender", name_);
+      return;
+    }
+    // The pipeline's links are in-process; a peer node talks to a
+    // dispatcher only as a work actor the registry vouched for.
+    if (sender->node() != this->node()) {
+      spdlog::warn("stage={} event=refused type=attach reason=from-another-node node={}", name_,
+                   caf::to_string(sender->node()));
       return;
     }
     auto addr = caf::actor_cast<caf::actor_addr>(sender);
@@ -162,7 +174,11 @@ class Stage : public Base {
 
   void on_eos(wire::eos_msg& m) {
     auto it = upstream_.find(caf::actor_cast<caf::actor_addr>(this->current_sender()));
-    if (it != upstream_.end()) inbound_.end(it->second);
+    if (it == upstream_.end()) {
+      spdlog::warn("stage={} event=refused type=end_of_stream reason=not-an-upstream-link", name_);
+      return;
+    }
+    inbound_.end(it->second);
     if (m.ok() && end_reason_.empty()) end_reason_ = m.value.reason;
     if (!m.ok()) end_reason_ = "unknown";
     upstream_ended();
@@ -228,6 +244,18 @@ class Stage : public Base {
     pending_commits_.erase(it);
     if (!m.value.ok) return fail(m.value.error);
     then();
+    if (auto b = after_commits_.find(m.value.ticket); b != after_commits_.end()) {
+      auto waiting = std::move(b->second);
+      after_commits_.erase(b);
+      for (auto& f : waiting) f();
+    }
+  }
+
+  // Runs `then` once every commit made so far is durable (the log acknowledges
+  // commits in the order they were made).
+  void after_commits(std::function<void()> then) {
+    if (pending_commits_.empty()) return then();
+    after_commits_[pending_commits_.rbegin()->first].push_back(std::move(then));
   }
 
   // --- reports and failure --------------------------------------------------
@@ -310,6 +338,7 @@ class Stage : public Base {
   std::shared_ptr<JobLog> log_;
   uint64_t next_ticket_ = 1;
   std::map<uint64_t, std::function<void()>> pending_commits_;
+  std::map<uint64_t, std::vector<std::function<void()>>> after_commits_;  // ticket -> run after it
   uint64_t received_ = 0, sent_ = 0, rejected_ = 0, credit_overruns_ = 0;
   bool stop_seen_ = false;
   bool finished_ = false;

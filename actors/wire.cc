@@ -27,6 +27,13 @@ void register_all(Registrar r) {
   r.add<ReportDue>();
   r.add<StageReport>();
   r.add<JobReport>();
+  r.add<Hello>();
+  r.add<Challenge>();
+  r.add<Proof>();
+  r.add<Welcome>();
+  r.add<Join>();
+  r.add<NodeBeat>();
+  r.add<Leave>();
 }
 }  // namespace
 

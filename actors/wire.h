@@ -171,8 +171,9 @@ struct StageReport {
   uint64_t fenced = 0;    // work reports discarded for a lease no longer held
   uint32_t workers = 0;   // work actors attached (dispatchers)
   uint64_t credit_overruns = 0;  // batches that came beyond the credit granted (a protocol bug upstream)
+  uint64_t requeued = 0;  // leases given back by workers that went away, dispatched again
   MSGPACK_DEFINE(stage, received, sent, accepted, rejected, held, peak_held, capacity, finished, fenced, workers,
-                 credit_overruns)
+                 credit_overruns, requeued)
 };
 
 struct JobReport {
@@ -181,6 +182,92 @@ struct JobReport {
   std::string error;
   std::string summary_json;  // the writer's summary
   MSGPACK_DEFINE(ok, error, summary_json)
+};
+
+// --- cluster: joining, proof of the token, node life -------------------------
+//
+// A worker node connects to the coordinator's registry and proves it holds
+// the cluster token without sending it: Hello (its nonce) -> Challenge (the
+// registry's nonce) -> Proof (HMAC of the registry's nonce) -> Welcome (HMAC
+// of the worker's nonce, so the worker knows the coordinator holds it too,
+// and the job). Only then does the worker offer its work actors (Join); the
+// dispatchers take work reports from those actors alone.
+
+// Bumped whenever a message's meaning changes; nodes of different versions
+// refuse each other with a message naming both.
+constexpr uint32_t kClusterProtocol = 1;
+
+struct Hello {
+  static constexpr const char* kWireName = "vf.hello";
+  uint32_t protocol = kClusterProtocol;
+  uint32_t format = kFormatVersion;
+  std::string node_name;
+  std::string nonce;  // hex
+  MSGPACK_DEFINE(protocol, format, node_name, nonce)
+};
+
+struct Challenge {
+  static constexpr const char* kWireName = "vf.challenge";
+  bool ok = true;
+  std::string reason;  // why the node is refused (ok = false)
+  uint32_t protocol = kClusterProtocol;
+  uint32_t format = kFormatVersion;
+  std::string nonce;   // hex; the worker answers with its HMAC
+  MSGPACK_DEFINE(ok, reason, protocol, format, nonce)
+};
+
+struct Proof {
+  static constexpr const char* kWireName = "vf.proof";
+  std::string node_name;
+  std::string mac;  // hex HMAC-SHA256(token, "worker|" + challenge nonce)
+  uint32_t cores = 0;
+  MSGPACK_DEFINE(node_name, mac, cores)
+};
+
+struct Welcome {
+  static constexpr const char* kWireName = "vf.welcome";
+  bool ok = false;
+  std::string reason;
+  uint32_t node_id = 0;
+  std::string mac;            // hex HMAC-SHA256(token, "coordinator|" + hello nonce)
+  std::string job_name;
+  std::string config_text;    // the job's config file, as the coordinator read it
+  std::string config_origin;  // its path there (for messages)
+  std::string config_base;    // where its relative paths point
+  std::vector<std::string> overrides;
+  std::string plan;           // encoded PipelinePlan
+  std::string work;           // encoded WorkSpec
+  uint32_t heartbeat_ms = 1000;
+  MSGPACK_DEFINE(ok, reason, node_id, mac, job_name, config_text, config_origin, config_base, overrides, plan, work,
+                 heartbeat_ms)
+};
+
+// The worker's actors follow this message, one per entry of `stages`.
+struct Join {
+  static constexpr const char* kWireName = "vf.join";
+  uint32_t node_id = 0;
+  std::vector<std::string> stages;      // stage name per actor
+  std::vector<uint32_t> capacities;     // items per actor
+  MSGPACK_DEFINE(node_id, stages, capacities)
+};
+
+// A worker node's heartbeat with its counters (every Welcome::heartbeat_ms).
+struct NodeBeat {
+  static constexpr const char* kWireName = "vf.node_beat";
+  uint32_t node_id = 0;
+  uint64_t leases_held = 0;
+  uint64_t items_done = 0;
+  uint64_t failures = 0;
+  MSGPACK_DEFINE(node_id, leases_held, items_done, failures)
+};
+
+// A node leaving (worker -> registry: draining) or told to (registry ->
+// worker: the job ended, or the node was refused).
+struct Leave {
+  static constexpr const char* kWireName = "vf.leave";
+  uint32_t node_id = 0;
+  std::string reason;  // "sigterm", "job-finished", "job-failed", ...
+  MSGPACK_DEFINE(node_id, reason)
 };
 
 // --- CAF envelope -------------------------------------------------------------
@@ -227,6 +314,18 @@ using tick_msg = Msg<Tick>;
 using report_due_msg = Msg<ReportDue>;
 using stage_report_msg = Msg<StageReport>;
 using job_report_msg = Msg<JobReport>;
+using hello_msg = Msg<Hello>;
+using challenge_msg = Msg<Challenge>;
+using proof_msg = Msg<Proof>;
+using welcome_msg = Msg<Welcome>;
+using join_msg = Msg<Join>;
+using node_beat_msg = Msg<NodeBeat>;
+using leave_msg = Msg<Leave>;
+
+// Local only (coordinator): the registry hands a joined node's work actor to
+// its stage's dispatcher, and takes a node's actors back.
+using add_worker_atom = caf::atom_constant<caf::atom("addworker")>;
+using drop_node_atom = caf::atom_constant<caf::atom("dropnode")>;
 
 // Registers every wire type on `cfg` (every node must do the same).
 void register_wire_types(caf::actor_system_config& cfg);
@@ -246,7 +345,8 @@ using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>, caf
 // logs their results.
 using stage_actor = downstream_actor::extend_with<upstream_actor>::extend<
     caf::reacts_to<work_report_msg>, caf::reacts_to<log_done_msg>, caf::reacts_to<tick_msg>,
-    caf::reacts_to<report_due_msg>>;
+    caf::reacts_to<report_due_msg>, caf::reacts_to<add_worker_atom, caf::actor, uint32_t>,
+    caf::reacts_to<drop_node_atom, uint32_t>>;
 // The writer: receives items, logs its commits.
 using writer_actor = downstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>>;
 // What a worker sends its dispatcher (the dispatcher's side of the work protocol).
@@ -258,6 +358,11 @@ using worker_actor =
 using execute_worker_actor = worker_actor::extend<caf::reacts_to<run_done_msg>, caf::reacts_to<tick_msg>>;
 // The model workers (generate, solve) hear from the model client.
 using model_worker_actor = worker_actor::extend<caf::reacts_to<call_done_msg>, caf::reacts_to<tick_msg>>;
+// The coordinator's registry of worker nodes (published with --listen).
+using registry_actor =
+    caf::typed_actor<caf::replies_to<hello_msg>::with<challenge_msg>, caf::replies_to<proof_msg>::with<welcome_msg>,
+                     caf::reacts_to<join_msg, std::vector<caf::actor>>, caf::reacts_to<node_beat_msg>,
+                     caf::replies_to<leave_msg>::with<leave_msg>, caf::reacts_to<report_due_msg>>;
 // Whoever watches a job (the CLI, a test, later the admin console).
 using monitor_actor = caf::typed_actor<caf::reacts_to<stage_report_msg>, caf::reacts_to<job_report_msg>>;
 

@@ -10,6 +10,7 @@
 //            the process's sandbox pool (whose threads wait on the children)
 //   model    the generate or solve task's calls through the model client
 //   verify   the job's check
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,12 +48,21 @@ Execution to_execution(const sandbox::RunResult& r) {
 template <class Base>
 class Worker : public Base {
  public:
-  Worker(caf::actor_config& cfg, std::string stage, uint32_t capacity)
-      : Base(cfg), stage_(std::move(stage)), capacity_(std::max<uint32_t>(1, capacity)) {}
+  Worker(caf::actor_config& cfg, std::string stage, uint32_t capacity, std::shared_ptr<WorkerCounters> counters)
+      : Base(cfg),
+        stage_(std::move(stage)),
+        capacity_(std::max<uint32_t>(1, capacity)),
+        counters_(counters ? std::move(counters) : std::make_shared<WorkerCounters>()) {}
 
  protected:
   void on_attach(wire::attach_msg&) {
-    dispatcher_ = caf::actor_cast<wire::dispatcher_actor>(this->current_sender());
+    auto sender = this->current_sender();
+    // The first dispatcher to attach owns this worker; nobody else may.
+    if (dispatcher_ && sender != caf::actor_cast<caf::strong_actor_ptr>(dispatcher_)) {
+      spdlog::warn("stage={} event=refused type=attach reason=not-its-dispatcher", stage_);
+      return;
+    }
+    dispatcher_ = caf::actor_cast<wire::dispatcher_actor>(sender);
     if (!dispatcher_) {
       spdlog::error("stage={} event=attach-without-sender role=worker", stage_);
       return;
@@ -65,6 +75,12 @@ class Worker : public Base {
       spdlog::error("stage={} event=bad-message type=lease_batch error=\"{}\"", stage_, m.decode_error);
       return {};
     }
+    if (!dispatcher_ || this->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(dispatcher_)) {
+      spdlog::warn("stage={} event=refused type=lease_batch reason=not-its-dispatcher leases={}", stage_,
+                   m.value.leases.size());
+      return {};
+    }
+    counters_->held += m.value.leases.size();
     return std::move(m.value.leases);
   }
 
@@ -72,6 +88,13 @@ class Worker : public Base {
     report_.parts.push_back(wire::PartDone{lease, item, wire::WorkPart{index, std::move(bytes)}});
   }
   void lease_done(uint64_t lease, Item item, uint32_t parts) {
+    --counters_->held;
+    ++counters_->done;
+    if (item.item_state() == ItemState::kRejected &&
+        (item.reject_reason == "model-error" ||
+         std::any_of(item.executions.begin(), item.executions.end(),
+                     [](const Execution& e) { return e.exec_status() == ExecStatus::kSandboxFailure; })))
+      ++counters_->failures;
     report_.done.push_back(wire::LeaseDone{lease, std::move(item), parts});
   }
   // Sends what finished since the last report.
@@ -98,6 +121,7 @@ class Worker : public Base {
  private:
   std::string stage_;
   uint32_t capacity_;
+  std::shared_ptr<WorkerCounters> counters_;
   wire::dispatcher_actor dispatcher_;
   wire::WorkReport report_;
   bool tick_pending_ = false;
@@ -108,7 +132,7 @@ class Worker : public Base {
 class ExecuteWorker : public Worker<wire::execute_worker_actor::base> {
  public:
   ExecuteWorker(caf::actor_config& cfg, ExecuteWorkerSetup setup)
-      : Worker(cfg, setup.stage, setup.capacity), setup_(std::move(setup)) {}
+      : Worker(cfg, setup.stage, setup.capacity, setup.counters), setup_(std::move(setup)) {}
 
   behavior_type make_behavior() override {
     return {
@@ -207,7 +231,7 @@ class ExecuteWorker : public Worker<wire::execute_worker_actor::base> {
 class ModelWorker : public Worker<wire::model_worker_actor::base> {
  public:
   ModelWorker(caf::actor_config& cfg, ModelWorkerSetup setup)
-      : Worker(cfg, setup.stage, setup.capacity), setup_(std::move(setup)) {}
+      : Worker(cfg, setup.stage, setup.capacity, setup.counters), setup_(std::move(setup)) {}
 
   behavior_type make_behavior() override {
     return {
@@ -299,7 +323,7 @@ class ModelWorker : public Worker<wire::model_worker_actor::base> {
 class VerifyWorker : public Worker<wire::worker_actor::base> {
  public:
   VerifyWorker(caf::actor_config& cfg, VerifyWorkerSetup setup)
-      : Worker(cfg, setup.stage, setup.capacity), setup_(std::move(setup)) {}
+      : Worker(cfg, setup.stage, setup.capacity, setup.counters), setup_(std::move(setup)) {}
 
   behavior_type make_behavior() override {
     return {

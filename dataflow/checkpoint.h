@@ -44,6 +44,7 @@ inline constexpr const char* kSource = "source";                   // the item s
 inline constexpr const char* kGenerator = "generator";             // GeneratorCheckpoint
 inline constexpr const char* kWriter = "writer";                   // WriterCheckpoint
 inline constexpr const char* kSummary = "summary";                 // summary.json's content, when finished
+inline constexpr const char* kNodes = "nodes";                     // the cluster's nodes (NodeTable), msgpack
 }  // namespace meta
 
 // Stage codes of r/ entries.

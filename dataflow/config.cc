@@ -236,6 +236,18 @@ const std::vector<Field>& fields() {
             "process crash only)."),
       field("checkpoint.sync_interval_ms", O, VF_KEY(checkpoint.sync_interval_ms),
             "Interval of checkpoint.sync = \"interval\".", 1, 60000),
+      field("cluster.local_workers", O, VF_KEY(cluster.local_workers),
+            "With run --listen: whether the coordinator's own process also does stage work (false: only the "
+            "workers that join)."),
+      field("cluster.token_file", O, VF_KEY(cluster.token_file),
+            "File holding the cluster token (else the VERIFORGE_CLUSTER_TOKEN environment variable); nodes prove "
+            "they hold it by challenge-response, it never crosses the network."),
+      field("cluster.heartbeat_interval_ms", O, VF_KEY(cluster.heartbeat_interval_ms),
+            "How often nodes send heartbeats (CAF middleman.heartbeat-interval and the node's own).", 50, 600000),
+      field("cluster.heartbeat_timeout_ms", O, VF_KEY(cluster.heartbeat_timeout_ms),
+            "A node silent this long (frozen, cut off) is dropped and its leases go to other workers "
+            "(CAF middleman.connection-timeout).",
+            100, 3600000),
       field("writer.curriculum", R, VF_KEY(writer.curriculum),
             "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
             "domains interleaved round-robin (every batch mixes domains evenly)."),

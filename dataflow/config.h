@@ -134,6 +134,13 @@ struct PipelineSection {  // [pipeline]: credits = items a stage may hold
   uint32_t threads = 0;  // actor threads; 0: one per core
 };
 
+struct ClusterSection {  // [cluster]: a coordinator (run --listen) and the workers that join it
+  bool local_workers = true;            // the coordinator's own process also does stage work
+  std::string token_file;               // the cluster token (else VERIFORGE_CLUSTER_TOKEN)
+  uint32_t heartbeat_interval_ms = 1000;
+  uint32_t heartbeat_timeout_ms = 5000; // a silent peer's connection is dropped after this
+};
+
 struct CheckpointSection {  // [checkpoint]
   bool log = true;              // false: no stage logging; the job cannot resume
   std::string sync = "batch";   // batch | interval | none
@@ -156,6 +163,7 @@ struct JobConfig {
   EquivalenceSection equivalence;
   PipelineSection pipeline;
   CheckpointSection checkpoint;
+  ClusterSection cluster;
   WriterSection writer;
   std::vector<EndpointSpec> endpoints;
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "dataflow/checkpoint.h"
+#include "dataflow/node_table.h"
+#include "storage/codec.h"
 #include "storage/codec.h"
 
 namespace vf {
@@ -87,6 +89,13 @@ Expected<nlohmann::json> job_status(const std::string& dir) {
             {"tokens", {{"prompt", tally.prompt_tokens()}, {"completion", tally.completion_tokens()}}},
             {"running_s", active_s},
             {"log_bytes", job->store->disk_bytes()}};
+  // The cluster's nodes, as the coordinator last logged them.
+  j["nodes"] = nlohmann::json::array();
+  if (auto nodes = job->store->get_meta(meta::kNodes); nodes && nodes.value()) {
+    auto table = decode<std::vector<NodeInfo>>(*nodes.value(), "node table");
+    if (!table) return corruption(dir + "/db: " + table.error());
+    for (const auto& n : table.value()) j["nodes"].push_back(to_json(n));
+  }
   return j;
 }
 

@@ -6,10 +6,17 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include <caf/io/all.hpp>
+
+#include "actors/registry.h"
 #include "dataflow/checkpoint.h"
+#include "job/cluster.h"
 #include "dataflow/output_recovery.h"
 #include "model/client.h"
 #include "storage/codec.h"
@@ -26,7 +33,8 @@ std::string invocation_json(const JobRequest& r, const std::string& out_dir) {
                         {"config", r.config_path},
                         {"out", out_dir},
                         {"set", r.overrides},
-                        {"skip_invalid_seeds", r.skip_invalid_seeds}}
+                        {"skip_invalid_seeds", r.skip_invalid_seeds},
+                        {"listen", r.listen}}
       .dump();
 }
 
@@ -75,6 +83,7 @@ Expected<JobRequest> logged_request(const std::string& dir) {
   r.out_dir = j.value("out", std::string());
   r.overrides = j.value("set", std::vector<std::string>{});
   r.skip_invalid_seeds = j.value("skip_invalid_seeds", false);
+  r.listen = j.value("listen", std::string());
   return r;
 }
 
@@ -118,7 +127,21 @@ Expected<std::unique_ptr<Job>> Job::prepare(const JobRequest& request, std::vect
     return invalid_input(out + " holds job outputs but no checkpoint log (" + out +
                          "/db); it cannot be resumed. Choose a new --out folder (nothing was changed)");
 
+  if (!request.listen.empty()) {
+    auto address = parse_listen_address(request.listen);
+    if (!address) return invalid_input("--listen " + address.error());
+    auto token = cluster_token(c.cluster);
+    if (!token) return invalid_input(token.error());
+    if (token.value().empty() && !is_loopback(address.value().host))
+      return invalid_input("--listen " + request.listen +
+                           ": listening beyond loopback needs a cluster token (VERIFORGE_CLUSTER_TOKEN or "
+                           "cluster.token_file); nothing was written");
+    job->cluster_token_ = std::move(token.value());
+  }
+
   job->plan_ = make_plan(c, JobKind::kGenerate);
+  if (!request.listen.empty() && !c.cluster.local_workers)
+    for (auto& stage : job->plan_.stages) stage.local_workers = 0;
   auto work = make_work_spec(c, seeds.seeds, JobKind::kGenerate);
   if (!work) return invalid_input("config error: " + work.error());
   job->work_ = std::move(work.value());
@@ -313,7 +336,17 @@ JobResult Job::run(const RunControl& control) {
   local_.executor.reset();  // the workers own the pool; it goes with the actor system
   RunControl with_threads = control;
   if (!with_threads.scheduler_threads) with_threads.scheduler_threads = config_.pipeline.threads;
-  auto outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), with_threads);
+  PipelineOutcome outcome;
+  if (request_.listen.empty()) {
+    outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), with_threads);
+  } else {
+    auto coordinated = run_coordinator(std::move(parts), std::move(local), with_threads, log);
+    if (!coordinated) {
+      result.error = coordinated.error();
+      return result;
+    }
+    outcome = std::move(coordinated.value());
+  }
   result.ok = outcome.ok;
   result.error = outcome.error;
   result.interrupted = control.interrupt && control.interrupt->load() && !outcome.ok;
@@ -328,6 +361,58 @@ JobResult Job::run(const RunControl& control) {
     }
   }
   return result;
+}
+
+Expected<PipelineOutcome> Job::run_coordinator(CoordinatorParts parts, LocalWork local, const RunControl& control,
+                                               std::shared_ptr<JobLog> log) {
+  auto address = parse_listen_address(request_.listen);
+  if (!address) return address.failure();
+  caf::actor_system_config cfg;
+  wire::register_wire_types(cfg);
+  configure_middleman(cfg, config_.cluster);
+  size_t threads = control.scheduler_threads ? control.scheduler_threads : std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", threads);
+  caf::actor_system sys{cfg};
+  PipelineOutcome outcome;
+  Pipeline pipeline(sys, plan_, work_, std::move(parts), std::move(local));
+  if (auto s = pipeline.start(); !s) return s.failure();
+  RegistrySetup r;
+  r.token = cluster_token_;
+  r.stages = pipeline.dispatchers();
+  r.log = log;
+  r.heartbeat_ms = config_.cluster.heartbeat_interval_ms;
+  r.job.job_name = config_.job.name;
+  std::ifstream in(request_.config_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  r.job.config_text = text.str();
+  r.job.config_origin = request_.config_path;
+  r.job.config_base = fs::absolute(fs::path(request_.config_path).parent_path()).string();
+  r.job.overrides = request_.overrides;
+  r.job.plan = encode(plan_);
+  r.job.work = encode(work_);
+  auto registry = spawn_registry(sys, std::move(r));
+  auto port = sys.middleman().publish(registry, address.value().port, address.value().host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    return Error{"--listen " + request_.listen + ": cannot listen: " + sys.render(port.error()), ErrorCode::kIoError};
+  }
+  spdlog::info("event=listening host={} port={} token={}", address.value().host, *port,
+               cluster_token_.empty() ? "none" : "set");
+  if (request_.on_listening) request_.on_listening(*port);
+  outcome = pipeline.wait(control);
+  {
+    // Tell the nodes the job ended, so they exit instead of reconnecting.
+    caf::scoped_actor self{sys};
+    self->request(registry, std::chrono::seconds(5),
+                  wire::pack(wire::Leave{0, outcome.ok ? "job-finished" : "job-stopped"}))
+        .receive([](wire::leave_msg&) {}, [](caf::error&) {});
+    // The messages must leave before the middleman stops.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  sys.middleman().unpublish(registry, *port);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  return outcome;
 }
 
 Status Job::write_summary(nlohmann::json& summary) {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct JobRequest {
   bool skip_invalid_seeds = false;
   bool force = false;                  // resume under a changed config or seed set
   std::string cwd;                     // where relative paths were meant (for `resume`)
+  std::string listen;                  // HOST:PORT: coordinate workers that join (run --listen)
+  // Called once the coordinator listens, with the port it got (port 0 asks for any).
+  std::function<void(uint16_t)> on_listening;
   Env* env = Env::posix();             // the log's and outputs' files go through it (tests inject faults)
 };
 
@@ -89,6 +93,8 @@ class Job {
   Job() = default;
   Status write_summary(nlohmann::json& summary);
   Status recover_outputs();
+  Expected<PipelineOutcome> run_coordinator(CoordinatorParts parts, LocalWork local, const RunControl& control,
+                                            std::shared_ptr<JobLog> log);
 
   JobRequest request_;
   JobConfig config_;
@@ -104,6 +110,7 @@ class Job {
   GeneratorCheckpoint resume_from_;
   std::vector<Item> in_flight_;
   bool target_covered_ = false;
+  std::string cluster_token_;  // with request_.listen
 };
 
 // The request the job in `dir` was started with (its logged invocation), for

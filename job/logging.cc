@@ -9,7 +9,7 @@
 
 namespace vf {
 
-void setup_logging(const std::string& log_file, const std::string& level) {
+void setup_logging(const std::string& log_file, const std::string& level, const std::string& node) {
   std::vector<spdlog::sink_ptr> sinks;
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   console->set_level(spdlog::level::warn);
@@ -21,8 +21,17 @@ void setup_logging(const std::string& log_file, const std::string& level) {
   }
   auto logger = std::make_shared<spdlog::logger>("veriforge", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::from_str(level));
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logger->set_pattern(node.empty() ? "%Y-%m-%dT%H:%M:%S.%e %l %v" : "%Y-%m-%dT%H:%M:%S.%e %l node=" + node + " %v");
   logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+void setup_worker_logging(const std::string& level, const std::string& node) {
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("veriforge", console);
+  logger->set_level(spdlog::level::from_str(level));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l node=" + (node.empty() ? std::string("worker") : node) + " %v");
+  logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
 

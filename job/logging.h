@@ -8,6 +8,11 @@
 
 namespace vf {
 
-void setup_logging(const std::string& log_file, const std::string& level);
+// `node`: this process's name in a cluster ("coordinator", a worker's
+// name), on every line as node=NAME (empty: single process, not shown).
+void setup_logging(const std::string& log_file, const std::string& level, const std::string& node = "");
+
+// A worker node: everything at `level` and above on stderr, each line with node=NAME.
+void setup_worker_logging(const std::string& level, const std::string& node);
 
 }  // namespace vf

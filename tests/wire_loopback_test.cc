@@ -20,6 +20,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/wire.h"
+#include "base/token.h"
 
 using namespace vf;
 using namespace vf::wire;
@@ -44,7 +45,14 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<Tick>())
       .or_else(echo_one<ReportDue>())
       .or_else(echo_one<StageReport>())
-      .or_else(echo_one<JobReport>());
+      .or_else(echo_one<JobReport>())
+      .or_else(echo_one<Hello>())
+      .or_else(echo_one<Challenge>())
+      .or_else(echo_one<Proof>())
+      .or_else(echo_one<Welcome>())
+      .or_else(echo_one<Join>())
+      .or_else(echo_one<NodeBeat>())
+      .or_else(echo_one<Leave>());
 }
 
 Item sample_item(uint64_t id) {
@@ -209,12 +217,41 @@ int main(int argc, char** argv) {
       return a.lease == b.lease && a.index == b.index && a.outcome.choices == b.outcome.choices &&
              a.outcome.prompt_tokens == b.outcome.prompt_tokens && a.outcome.endpoint == b.outcome.endpoint;
     }));
-    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3, 1}, [](auto& a, auto& b) {
+    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3, 1, 6}, [](auto& a, auto& b) {
       return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished &&
-             a.fenced == b.fenced && a.workers == b.workers && a.credit_overruns == b.credit_overruns;
+             a.fenced == b.fenced && a.workers == b.workers && a.credit_overruns == b.credit_overruns &&
+             a.requeued == b.requeued;
     }));
     cases.push_back(make_case<JobReport>({false, "disk full", "{\"accepted\":1}"}, [](auto& a, auto& b) {
       return a.ok == b.ok && a.error == b.error && a.summary_json == b.summary_json;
+    }));
+
+    cases.push_back(make_case<Hello>({kClusterProtocol, kFormatVersion, "gpu-07:4711", random_nonce()},
+                                     [](auto& a, auto& b) {
+                                       return a.protocol == b.protocol && a.format == b.format &&
+                                              a.node_name == b.node_name && a.nonce == b.nonce;
+                                     }));
+    cases.push_back(make_case<Challenge>({false, "wrong wire version", 2, 1, "ab12"}, [](auto& a, auto& b) {
+      return a.ok == b.ok && a.reason == b.reason && a.protocol == b.protocol && a.nonce == b.nonce;
+    }));
+    cases.push_back(make_case<Proof>({"gpu-07", token_mac("t", "worker", "ab12"), 64}, [](auto& a, auto& b) {
+      return a.node_name == b.node_name && a.mac == b.mac && a.cores == b.cores;
+    }));
+    Welcome welcome{true, "", 3, "cd34", "job", "name = \"job\"\n", "/x/job.toml", "/x", {"target_accepted=5"},
+                    "plan-bytes", "work-bytes", 250};
+    cases.push_back(make_case<Welcome>(welcome, [](auto& a, auto& b) {
+      return a.ok == b.ok && a.node_id == b.node_id && a.config_text == b.config_text && a.overrides == b.overrides &&
+             a.plan == b.plan && a.work == b.work && a.heartbeat_ms == b.heartbeat_ms;
+    }));
+    cases.push_back(make_case<Join>({3, {"executor", "verifier"}, {16, 32}}, [](auto& a, auto& b) {
+      return a.node_id == b.node_id && a.stages == b.stages && a.capacities == b.capacities;
+    }));
+    cases.push_back(make_case<NodeBeat>({3, 12, 3400, 2}, [](auto& a, auto& b) {
+      return a.node_id == b.node_id && a.leases_held == b.leases_held && a.items_done == b.items_done &&
+             a.failures == b.failures;
+    }));
+    cases.push_back(make_case<Leave>({3, "sigterm"}, [](auto& a, auto& b) {
+      return a.node_id == b.node_id && a.reason == b.reason;
     }));
 
     // Every registered type must have a case.

@@ -1,3 +1,4 @@
+#include <ctime>
 #include "tools/cli/job_cmds.h"
 
 #include <cstdio>
@@ -44,6 +45,24 @@ int cmd_status(const std::string& dir, bool as_json) {
               (unsigned long long)j["tokens"]["completion"].get<uint64_t>());
   std::printf("  running     %.1f s over all sessions\n  log         %.1f MiB\n", j["running_s"].get<double>(),
               j["log_bytes"].get<uint64_t>() / 1048576.0);
+  if (!j["nodes"].empty()) {
+    std::printf("nodes (as the coordinator last logged them):\n");
+    std::printf("  %4s  %-20s %-10s %-22s %8s %7s %9s %8s  %-24s %s\n", "id", "name", "state", "roles", "capacity",
+                "leases", "done", "failures", "last heartbeat", "address");
+    for (const auto& n : j["nodes"]) {
+      std::string roles;
+      for (const auto& r : n["roles"]) roles += (roles.empty() ? "" : ",") + r.get<std::string>();
+      time_t beat = static_cast<time_t>(n["last_heartbeat_ms"].get<int64_t>() / 1000);
+      char when[32] = "-";
+      if (beat > 0) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&beat));
+      std::printf("  %4u  %-20s %-10s %-22s %8u %7llu %9llu %8llu  %-24s %s%s%s\n", n["id"].get<uint32_t>(),
+                  n["name"].get<std::string>().c_str(), n["state"].get<std::string>().c_str(), roles.c_str(),
+                  n["capacity"].get<uint32_t>(), (unsigned long long)n["leases_held"].get<uint64_t>(),
+                  (unsigned long long)n["items_done"].get<uint64_t>(),
+                  (unsigned long long)n["failures"].get<uint64_t>(), when, n["address"].get<std::string>().c_str(),
+                  n["note"].get<std::string>().empty() ? "" : "  ", n["note"].get<std::string>().c_str());
+    }
+  }
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dataflow/config.h"
+#include "job/cluster.h"
 #include "job/job.h"
 #include "job/logging.h"
 #include "job/seed_check.h"
@@ -109,7 +110,34 @@ RunControl run_control(ProgressLine& progress, bool seed_check) {
   return control;
 }
 
+int cmd_worker(const std::string& join, const std::string& config, const std::vector<std::string>& overrides,
+               const std::string& name, uint32_t give_up_s, const std::string& log_level) {
+  auto address = parse_listen_address(join);
+  if (!address) {
+    std::fprintf(stderr, "veriforge worker: --join %s\n", address.error().c_str());
+    return 1;
+  }
+  WorkerRequest r;
+  r.coordinator = address.value();
+  r.config_path = config;
+  r.overrides = overrides;
+  r.name = name;
+  r.give_up_after_s = give_up_s;
+  r.stop = &g_interrupted;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  setup_worker_logging(log_level, name.empty() ? "worker-" + std::to_string(getpid()) : name);
+  return run_worker(r);
+}
+
 int cmd_run(JobRequest request, bool no_progress, const std::string& log_level) {
+  if (!request.listen.empty()) {
+    std::string host = request.listen.substr(0, request.listen.rfind(':'));
+    request.on_listening = [host](uint16_t port) {
+      std::fprintf(stderr, "veriforge: coordinator listening on %s:%u\n", host.c_str(), port);
+      std::fflush(stderr);
+    };
+  }
   std::vector<std::string> notes;
   auto prepared = Job::prepare(request, notes);
   print_notes(notes);
@@ -127,7 +155,7 @@ int cmd_run(JobRequest request, bool no_progress, const std::string& log_level) 
   }
   const JobConfig& c = job.config();
   const std::string& out = job.out_dir();
-  setup_logging(out + "/veriforge.log", log_level);
+  setup_logging(out + "/veriforge.log", log_level, request.listen.empty() ? "" : "coordinator");
   const auto& state = job.state();
   if (state.finished) {
     auto summary = job.finished_summary();
@@ -268,6 +296,10 @@ int main(int argc, char** argv) {
   run->add_option("--log-level", log_level, "Log level of DIR/veriforge.log (trace, debug, info, warn, error)");
   bool force = false;
   run->add_flag("--force", force, "Resume the job in --out even though its config or seeds changed");
+  std::string listen;
+  run->add_option("--listen", listen,
+                  "Coordinate a cluster: accept worker nodes on HOST:PORT (they join with 'veriforge worker "
+                  "--join'); beyond loopback it needs VERIFORGE_CLUSTER_TOKEN or cluster.token_file");
   run->footer(keys_help());
 
   auto* resume = app.add_subcommand("resume", "Resume the job in DIR with the command it was started with.");
@@ -318,6 +350,20 @@ int main(int argc, char** argv) {
   equiv->add_option("--fallback", eq.fallback, "With --extract always and no marker: none (default), last-line, whole");
   equiv->add_flag("--json", eq.json, "With --gold/--pred: print the verdict as one JSON line");
 
+  auto* worker = app.add_subcommand(
+      "worker", "Join a coordinator (run --listen) as a worker node: execute, solve, verify for its job.");
+  std::string join, worker_config, node_name;
+  uint32_t give_up_s = 600;
+  worker->add_option("--join", join, "The coordinator's HOST:PORT")->required();
+  worker->add_option("--config", worker_config,
+                     "This node's settings (TOML): [worker] name, stages; [[endpoints]], [executor], [sandbox], "
+                     "[model], [cluster]")
+      ->check(CLI::ExistingFile);
+  worker->add_option("--set", overrides, "Override one of this node's keys, e.g. --set executor.workers=8");
+  worker->add_option("--name", node_name, "This node's name in status and logs (default host:pid)");
+  worker->add_option("--give-up-after", give_up_s, "Exit 2 when no coordinator answered for this many seconds");
+  worker->add_option("--log-level", log_level, "Log level on stderr (trace, debug, info, warn, error)");
+
   auto* keys = app.add_subcommand("config-keys", "List every config key with its type, default and meaning.");
 
   try {
@@ -336,6 +382,7 @@ int main(int argc, char** argv) {
     r.overrides = overrides;
     r.skip_invalid_seeds = skip_invalid;
     r.force = force;
+    r.listen = listen;
     std::error_code ec;
     r.cwd = fs::current_path(ec).string();
     return cmd_run(r, no_progress, log_level);
@@ -347,5 +394,6 @@ int main(int argc, char** argv) {
     return cmd_verify_seeds({seed_paths, results_file, mismatches_file, verify_config, overrides, skip_invalid},
                             no_progress, log_level);
   if (*equiv) return cmd_equiv(eq);
+  if (*worker) return cmd_worker(join, worker_config, overrides, node_name, give_up_s, log_level);
   return 1;
 }

@@ -1,0 +1,234 @@
+#include "actors/registry.h"
+
+#include <chrono>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "base/token.h"
+#include "dataflow/checkpoint.h"
+#include "dataflow/node_table.h"
+#include "storage/codec.h"
+
+namespace vf {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class Registry : public wire::registry_actor::base {
+ public:
+  Registry(caf::actor_config& cfg, RegistrySetup setup) : wire::registry_actor::base(cfg), setup_(std::move(setup)) {}
+
+  behavior_type make_behavior() override {
+    set_down_handler([this](caf::down_msg& d) { on_down(d); });
+    schedule_report();
+    return {
+        [this](wire::hello_msg& m) -> wire::challenge_msg { return on_hello(m); },
+        [this](wire::proof_msg& m) -> wire::welcome_msg { return on_proof(m); },
+        [this](wire::join_msg& m, std::vector<caf::actor>& actors) { on_join(m, actors); },
+        [this](wire::node_beat_msg& m) {
+          auto node = authenticated(m.ok() ? m.value.node_id : 0, "node_beat");
+          if (!node) return;
+          table_.beat(node, m.value.leases_held, m.value.items_done, m.value.failures, now_ms());
+        },
+        [this](wire::leave_msg& m) -> wire::leave_msg { return on_leave(m); },
+        [this](wire::report_due_msg&) {
+          if (table_.age(now_ms(), setup_.heartbeat_ms)) changed_ = true;
+          log_nodes();
+          schedule_report();
+        },
+    };
+  }
+
+  void on_exit() override {
+    setup_.stages.clear();
+    controls_.clear();
+  }
+
+ private:
+  struct Peer {
+    std::string nonce;        // the challenge we sent
+    std::string hello_nonce;  // theirs, answered in the Welcome
+    std::string name;
+  };
+
+  std::string peer_address() {
+    auto s = current_sender();
+    return s ? caf::to_string(s->node()) : std::string("unknown");
+  }
+
+  wire::challenge_msg on_hello(wire::hello_msg& m) {
+    wire::Challenge c;
+    auto sender = current_sender();
+    if (!sender) {
+      c.ok = false;
+      c.reason = "anonymous hello";
+      return wire::pack(c);
+    }
+    if (!m.ok()) {
+      c.ok = false;
+      c.reason = "cannot read the hello (" + m.decode_error + "); the coordinator speaks protocol " +
+                 std::to_string(wire::kClusterProtocol) + ", format " + std::to_string(kFormatVersion);
+      table_.refuse("?", peer_address(), c.reason, now_ms());
+      changed_ = true;
+      spdlog::warn("event=node-refused address={} reason=\"{}\"", peer_address(), c.reason);
+      return wire::pack(c);
+    }
+    if (m.value.protocol != wire::kClusterProtocol || m.value.format != kFormatVersion) {
+      c.ok = false;
+      c.reason = "wire version mismatch: the worker speaks protocol " + std::to_string(m.value.protocol) +
+                 ", format " + std::to_string(m.value.format) + "; the coordinator protocol " +
+                 std::to_string(wire::kClusterProtocol) + ", format " + std::to_string(kFormatVersion);
+      table_.refuse(m.value.node_name, peer_address(), c.reason, now_ms());
+      changed_ = true;
+      spdlog::warn("event=node-refused name={} address={} reason=\"{}\"", m.value.node_name, peer_address(), c.reason);
+      return wire::pack(c);
+    }
+    Peer p{random_nonce(), m.value.nonce, m.value.node_name};
+    c.nonce = p.nonce;
+    peers_[sender->node()] = std::move(p);
+    return wire::pack(c);
+  }
+
+  wire::welcome_msg on_proof(wire::proof_msg& m) {
+    wire::Welcome w;
+    auto sender = current_sender();
+    auto peer = sender ? peers_.find(sender->node()) : peers_.end();
+    if (!m.ok() || peer == peers_.end()) {
+      w.reason = "no challenge was sent to this node: send a hello first";
+      return wire::pack(w);
+    }
+    Peer p = std::move(peer->second);
+    peers_.erase(peer);
+    if (!equal_in_constant_time(m.value.mac, token_mac(setup_.token, "worker", p.nonce))) {
+      w.reason = "wrong cluster token";
+      table_.refuse(p.name, peer_address(), w.reason, now_ms());
+      changed_ = true;
+      ++refused_;
+      spdlog::warn("event=node-refused name={} address={} reason=wrong-token", p.name, peer_address());
+      return wire::pack(w);
+    }
+    w = setup_.job;
+    w.ok = true;
+    w.node_id = table_.admit(p.name, peer_address(), m.value.cores, now_ms());
+    w.mac = token_mac(setup_.token, "coordinator", p.hello_nonce);
+    w.heartbeat_ms = setup_.heartbeat_ms;
+    nodes_by_peer_[sender->node()] = w.node_id;
+    changed_ = true;
+    spdlog::info("event=node-admitted node={} name={} address={}", w.node_id, p.name, peer_address());
+    return wire::pack(w);
+  }
+
+  // The node id a message may speak for: the one its sender's node proved.
+  uint32_t authenticated(uint32_t claimed, const char* what) {
+    auto sender = current_sender();
+    auto it = sender ? nodes_by_peer_.find(sender->node()) : nodes_by_peer_.end();
+    if (it == nodes_by_peer_.end() || it->second != claimed) {
+      spdlog::warn("event=refused type={} address={} reason=not-authenticated", what, peer_address());
+      return 0;
+    }
+    return claimed;
+  }
+
+  void on_join(wire::join_msg& m, std::vector<caf::actor>& actors) {
+    if (!m.ok()) return;
+    uint32_t node = authenticated(m.value.node_id, "join");
+    if (!node) return;
+    if (m.value.stages.size() != actors.size()) {
+      spdlog::warn("event=refused type=join node={} reason=\"{} stages for {} actors\"", node, m.value.stages.size(),
+                   actors.size());
+      return;
+    }
+    controls_[node] = caf::actor_cast<caf::actor>(current_sender());
+    std::set<std::string> roles;
+    uint32_t capacity = 0;
+    for (size_t i = 0; i < actors.size(); ++i) {
+      auto stage = setup_.stages.find(m.value.stages[i]);
+      if (stage == setup_.stages.end() || !actors[i]) continue;
+      roles.insert(m.value.stages[i]);
+      if (i < m.value.capacities.size()) capacity += m.value.capacities[i];
+      actor_nodes_[actors[i].address()] = node;
+      monitor(actors[i]);
+      send(stage->second, wire::add_worker_atom::value, actors[i], node);
+    }
+    table_.joined(node, {roles.begin(), roles.end()}, capacity);
+    changed_ = true;
+    spdlog::info("event=node-joined node={} actors={} capacity={}", node, actors.size(), capacity);
+  }
+
+  wire::leave_msg on_leave(wire::leave_msg& m) {
+    auto sender = current_sender();
+    if (sender && sender->node() == node() && m.ok() && m.value.node_id == 0) {
+      // The job ended: every node leaves.
+      for (auto& [id, control] : controls_) {
+        caf::anon_send(control, wire::pack(wire::Leave{id, m.value.reason}));
+        table_.set_state(id, "left", m.value.reason);
+      }
+      changed_ = true;
+      log_nodes();
+      return wire::pack(wire::Leave{0, m.value.reason});
+    }
+    uint32_t id = authenticated(m.ok() ? m.value.node_id : 0, "leave");
+    if (!id) return wire::pack(wire::Leave{0, "refused"});
+    table_.set_state(id, "draining", m.value.reason);
+    for (auto& [_, stage] : setup_.stages) send(stage, wire::drop_node_atom::value, id);
+    table_.set_state(id, "left", m.value.reason);
+    changed_ = true;
+    spdlog::info("event=node-left node={} reason={}", id, m.value.reason);
+    return wire::pack(wire::Leave{id, "ok"});
+  }
+
+  void on_down(caf::down_msg& d) {
+    auto it = actor_nodes_.find(d.source);
+    if (it == actor_nodes_.end()) return;
+    uint32_t node = it->second;
+    actor_nodes_.erase(it);
+    // A work actor that ended normally was told to by its stage (the job
+    // ended): the node is not lost, and still hears that the job ended.
+    if (d.reason == caf::exit_reason::normal || d.reason == caf::exit_reason::user_shutdown) return;
+    const NodeInfo* n = table_.find(node);
+    if (n && n->state != "left" && n->state != "lost") {
+      table_.set_state(node, "lost", caf::to_string(d.reason));
+      changed_ = true;
+      spdlog::warn("event=node-lost node={} name={} reason=\"{}\"", node, n->name, caf::to_string(d.reason));
+    }
+    for (auto p = nodes_by_peer_.begin(); p != nodes_by_peer_.end();)
+      p = p->second == node ? nodes_by_peer_.erase(p) : std::next(p);
+    controls_.erase(node);
+  }
+
+  void log_nodes() {
+    if (!changed_ || !setup_.log) return;
+    changed_ = false;
+    LogBatch b;
+    b.put_meta(meta::kNodes, encode(table_.nodes()));
+    setup_.log->commit(std::move(b), [](Status s) {
+      if (!s) spdlog::warn("event=nodes-not-logged error=\"{}\"", s.error());
+    });
+  }
+
+  void schedule_report() {
+    delayed_send(caf::actor_cast<wire::registry_actor>(this), std::chrono::milliseconds(setup_.heartbeat_ms),
+                 wire::pack(wire::ReportDue{}));
+  }
+
+  RegistrySetup setup_;
+  NodeTable table_;
+  std::map<caf::node_id, Peer> peers_;              // challenged, not yet proved
+  std::map<caf::node_id, uint32_t> nodes_by_peer_;  // proved: CAF node -> node id
+  std::map<caf::actor_addr, uint32_t> actor_nodes_; // work actors we watch
+  std::map<uint32_t, caf::actor> controls_;         // whom to tell the job ended
+  uint64_t refused_ = 0;
+  bool changed_ = false;
+};
+
+}  // namespace
+
+wire::registry_actor spawn_registry(caf::actor_system& sys, RegistrySetup setup) {
+  return sys.spawn<Registry>(std::move(setup));
+}
+
+}  // namespace vf

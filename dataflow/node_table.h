@@ -1,0 +1,68 @@
+// NodeTable: the coordinator's view of the worker nodes of a job, as the
+// registry keeps it and `veriforge status` shows it (logged as m/nodes).
+//
+// A node's state follows from what was last heard of it:
+//   active     heartbeats arrive
+//   suspected  no heartbeat for more than 3 intervals (frozen, or the link is slow)
+//   lost       its connection broke (killed, cut off and noticed by the middleman's
+//              heartbeat timeout): its leases went back to the queue
+//   draining   it announced it leaves (SIGTERM): it gets no new work
+//   left       it left, or the job ended
+//   refused    it could not prove the cluster token, or spoke another wire version
+// Pure; not thread-safe (lives inside the registry actor).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <msgpack.hpp>
+#include <nlohmann/json.hpp>
+
+namespace vf {
+
+struct NodeInfo {
+  uint32_t id = 0;
+  std::string name;     // what the worker calls itself (host:pid by default)
+  std::string address;  // CAF node id (host hash and pid)
+  std::string state;    // see above
+  std::vector<std::string> roles;  // stage names it works for
+  uint32_t capacity = 0;           // items it may hold, all roles
+  uint32_t cores = 0;
+  uint64_t leases_held = 0;
+  uint64_t items_done = 0;
+  uint64_t failures = 0;
+  int64_t joined_ms = 0;      // wall clock, ms since the epoch
+  int64_t last_beat_ms = 0;
+  std::string note;           // why it was lost or refused
+  MSGPACK_DEFINE(id, name, address, state, roles, capacity, cores, leases_held, items_done, failures, joined_ms,
+                 last_beat_ms, note)
+};
+
+class NodeTable {
+ public:
+  // A node that proved the token; returns its id (1, 2, ...).
+  uint32_t admit(std::string name, std::string address, uint32_t cores, int64_t now_ms);
+  // A node refused before it got an id (kept, last 20, for status).
+  void refuse(std::string name, std::string address, std::string why, int64_t now_ms);
+  void joined(uint32_t id, std::vector<std::string> roles, uint32_t capacity);
+  void beat(uint32_t id, uint64_t held, uint64_t done, uint64_t failures, int64_t now_ms);
+  void set_state(uint32_t id, const std::string& state, const std::string& note = "");
+  // Marks active nodes silent for more than 3 intervals suspected, and
+  // suspected ones heard again active. True when a state changed.
+  bool age(int64_t now_ms, int64_t heartbeat_ms);
+
+  const NodeInfo* find(uint32_t id) const;
+  std::vector<NodeInfo> nodes() const;  // admitted ones by id, then the refused
+  size_t live() const;                  // active or suspected or draining
+
+ private:
+  std::map<uint32_t, NodeInfo> nodes_;
+  std::vector<NodeInfo> refused_;
+  uint32_t next_id_ = 1;
+};
+
+nlohmann::json to_json(const NodeInfo& n);
+
+}  // namespace vf

@@ -1,0 +1,64 @@
+// Cluster runs: the coordinator's side of `run --listen` and the worker
+// node (`veriforge worker --join`).
+//
+// The coordinator is the usual job (Job::run) with the middleman loaded and
+// a registry published (actors/registry.h): nodes that prove the cluster
+// token get the job's plan and work spec and offer work actors, which the
+// dispatchers lease to like their local ones. Durability does not change:
+// every result is logged in the coordinator's log before its item moves on.
+//
+// A worker node holds nothing the job would lose: it connects, proves the
+// token, builds its own sandbox pool and model clients (its [[endpoints]],
+// e.g. its local vLLM), offers one work actor per stage it serves, and sends
+// heartbeats with its counters. When the coordinator goes away it tears its
+// actors down and reconnects with backoff (the restarted coordinator resumes
+// from its log); when the job ends it exits 0; on SIGTERM it leaves (its
+// leases go back to the coordinator's queue) and exits 0.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "base/status.h"
+#include "dataflow/config.h"
+
+namespace vf {
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;  // 0: any free port (printed)
+};
+
+// "HOST:PORT" (or "[V6]:PORT"); errors name the text.
+Expected<ListenAddress> parse_listen_address(const std::string& text);
+bool is_loopback(const std::string& host);
+
+// The cluster token: cluster.token_file's content (trimmed), else
+// VERIFORGE_CLUSTER_TOKEN; "" when neither. Errors name the file.
+Expected<std::string> cluster_token(const ClusterSection& cluster);
+
+// Loads the middleman with the heartbeat settings (CAF 0.17.6 ships both
+// switched off, so a frozen peer would never be noticed).
+void configure_middleman(caf::actor_system_config& cfg, const ClusterSection& cluster);
+
+struct WorkerRequest {
+  ListenAddress coordinator;
+  std::string config_path;             // the node's own settings (may be empty)
+  std::vector<std::string> overrides;  // --set key=value for them
+  std::string name;                    // empty: host:pid
+  const std::atomic<bool>* stop = nullptr;  // SIGTERM/SIGINT: leave and exit
+  uint32_t connect_timeout_ms = 5000;
+  uint32_t max_backoff_ms = 8000;
+  uint32_t give_up_after_s = 600;      // no coordinator for this long: exit 2
+};
+
+// Runs the worker node until the job ends (0), it is told it leaves or is
+// stopped (0), it is refused (wrong token, wire version: 1, message
+// printed), or no coordinator answers for give_up_after_s (2).
+int run_worker(const WorkerRequest& request);
+
+}  // namespace vf
