@@ -5,6 +5,8 @@
 // and forwards an item only once its new form is durable. Items the stage
 // does not work on pass straight through. A report for a lease the
 // dispatcher no longer holds is discarded and counted (fencing).
+#include <algorithm>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
@@ -39,7 +41,11 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     // noticed by the heartbeat) gives its leases back to the queue.
     this->set_down_handler([this](caf::down_msg& d) { lose_worker(d.source, "down"); });
     return {
-        [this](wire::report_due_msg&) { on_report_due(caf::actor_cast<wire::stage_actor>(this)); },
+        [this](wire::report_due_msg&) {
+          on_report_due(caf::actor_cast<wire::stage_actor>(this));
+          dispatch();  // a quarantine may have ended
+          flush();
+        },
         [this](wire::attach_msg& m) { on_attach(m); },
         [this](wire::item_batch_msg& m) {
           for (auto& item : accept_batch(m)) {
@@ -100,6 +106,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     r.fenced = fenced_;
     r.workers = static_cast<uint32_t>(workers_.size());
     r.requeued = requeued_;
+    r.quarantines = quarantines_;
   }
 
  private:
@@ -108,10 +115,13 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     uint32_t credit = 0;
     uint64_t leased = 0;  // leases outstanding
     uint32_t node = 0;    // 0: this process
+    uint32_t failures_in_a_row = 0;
+    std::chrono::steady_clock::time_point quarantined_until{};
   };
   struct Held {
     Item item;
     LinkId worker = 0;
+    uint64_t bytes = 0;  // estimated, counted against the worker's node
     uint32_t attempt = 1;
     std::vector<uint32_t> logged_parts;  // parts with an r/ entry (earlier sessions, earlier reports)
   };
@@ -138,6 +148,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     std::vector<Item> returned;
     for (auto it = leases_.begin(); it != leases_.end();) {
       if (it->second.worker == id) {
+        node_bytes_[node] -= std::min(node_bytes_[node], it->second.bytes);
         returned.push_back(std::move(it->second.item));
         it = leases_.erase(it);
       } else {
@@ -167,22 +178,28 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     while (!waiting_.empty()) {
       Worker* best = nullptr;
       LinkId best_id = 0;
+      auto now = std::chrono::steady_clock::now();
       for (auto& [id, w] : workers_)
-        if (w.credit > 0 && (!best || w.credit > best->credit)) {
+        if (w.credit > 0 && now >= w.quarantined_until && node_bytes_[w.node] < setup_.lease_bytes_per_node &&
+            (!best || w.credit > best->credit)) {
           best = &w;
           best_id = id;
         }
       if (!best) return;
       wire::LeaseBatch batch;
-      while (!waiting_.empty() && best->credit > 0 && batch.leases.size() < batch_size()) {
+      uint64_t& node_bytes = node_bytes_[best->node];
+      while (!waiting_.empty() && best->credit > 0 && batch.leases.size() < batch_size() &&
+             (best->node == 0 || node_bytes < setup_.lease_bytes_per_node)) {
         Item item = std::move(waiting_.front());
         waiting_.pop_front();
+        uint64_t bytes = estimated_bytes(item);
+        node_bytes += bytes;
         wire::Lease lease;
         lease.lease = next_lease_++;
         lease.attempt = ++attempts_[item.id];
         if (auto s = logged_parts(item.id, lease.parts); !s) return fail(s.error());
         lease.item = item;
-        Held held{std::move(item), best_id, lease.attempt, {}};
+        Held held{std::move(item), best_id, bytes, lease.attempt, {}};
         for (const auto& p : lease.parts) held.logged_parts.push_back(p.index);
         leases_.emplace(lease.lease, std::move(held));
         --best->credit;
@@ -191,6 +208,35 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
       }
       send(best->handle, wire::pack(std::move(batch)));
     }
+  }
+
+  // What an item weighs on the wire, near enough: its text.
+  static uint64_t estimated_bytes(const Item& item) {
+    uint64_t n = 256 + item.question.size() + item.rationale.size() + item.answer.size();
+    for (const auto& e : item.executions) n += e.output.size() + e.error_tail.size();
+    for (const auto& s : item.solver_samples) n += s.response.size();
+    return n;
+  }
+
+  // A joined worker that fails item after item (a broken sandbox or
+  // endpoint on its node) is taken out of rotation for a while.
+  void count_outcome(Worker& w, const Item& item) {
+    bool failure = item.item_state() == ItemState::kRejected &&
+                   (item.reject_reason == "model-error" ||
+                    std::any_of(item.executions.begin(), item.executions.end(), [](const Execution& e) {
+                      return e.exec_status() == ExecStatus::kSandboxFailure;
+                    }));
+    if (!failure) {
+      w.failures_in_a_row = 0;
+      return;
+    }
+    if (++w.failures_in_a_row < setup_.worker_failure_limit || w.node == 0) return;
+    w.quarantined_until = std::chrono::steady_clock::now() + std::chrono::seconds(setup_.quarantine_s);
+    w.failures_in_a_row = setup_.worker_failure_limit - 1;  // on probation: one more failure and it is out again
+    ++quarantines_;
+    spdlog::warn("stage={} event=worker-quarantined node={} failures_in_a_row={} for_s={} reason={}", stage_name(),
+                 w.node, setup_.worker_failure_limit, setup_.quarantine_s,
+                 item.reject_reason.empty() ? "sandbox-failure" : item.reject_reason);
   }
 
   // The parts of this stage's work the log holds for an item (a resumed job's).
@@ -242,6 +288,8 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
       Worker& w = workers_[it->second.worker];
       --w.leased;
       ++w.credit;  // a finished lease returns its credit
+      node_bytes_[w.node] -= std::min(node_bytes_[w.node], it->second.bytes);
+      count_outcome(w, d.item);
       std::vector<uint32_t> logged = std::move(it->second.logged_parts);
       leases_.erase(it);
       attempts_.erase(d.item.id);
@@ -304,6 +352,8 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
   uint64_t fenced_ = 0;
   uint64_t requeued_ = 0;  // leases returned by workers that went away
   size_t returning_ = 0;   // of those, waiting for the commits of their reported parts
+  uint64_t quarantines_ = 0;
+  std::map<uint32_t, uint64_t> node_bytes_;  // node -> estimated bytes leased there
   // Finished by reports and not yet committed (until the next tick).
   LogBatch pending_batch_;
   std::vector<Item> pending_finished_;

@@ -108,6 +108,9 @@ Status Pipeline::start() {
     d.log = parts_.stage_log;
     d.audit = parts_.audit;
     d.next = next;
+    d.worker_failure_limit = plan_.worker_failure_limit;
+    d.quarantine_s = plan_.quarantine_s;
+    d.lease_bytes_per_node = plan_.lease_bytes_per_node;
     if (spec->kind == StageKind::kGenerate) d.similarity = parts_.similarity;
     for (auto& w : local_actors.value())
       if (w.stage == spec->name) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +69,9 @@ struct DispatcherSetup {
   std::shared_ptr<SimilarityFilter> similarity;  // generate: reject questions too close to earlier ones
   wire::downstream_actor next;
   std::vector<wire::worker_actor> workers;       // this process's workers for the stage
+  uint32_t worker_failure_limit = 10;            // see PipelinePlan
+  uint32_t quarantine_s = 60;
+  uint64_t lease_bytes_per_node = 64ull << 20;
 };
 
 struct DatasetWriterSetup {
@@ -108,6 +112,19 @@ struct WorkerCounters {
   std::atomic<uint64_t> held{0};      // leases being worked on
   std::atomic<uint64_t> done{0};      // leases finished
   std::atomic<uint64_t> failures{0};  // finished as a sandbox failure or a model error
+  std::atomic<uint64_t> failures_in_a_row{0};
+  // Self-fencing of a joined node: the last time (steady clock, ms) the
+  // coordinator answered a heartbeat. A node that has not heard from it for
+  // `stale_after_ms` (frozen, cut off) has been dropped and its leases given
+  // to others, so its actors start no new code run or model call until
+  // contact is back (or the node is torn down). 0: never stale (this process).
+  std::atomic<int64_t> contact_ms{0};
+  int64_t stale_after_ms = 0;
+  static int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  bool out_of_contact() const { return stale_after_ms > 0 && steady_ms() - contact_ms.load() > stale_after_ms; }
 };
 
 struct ExecuteWorkerSetup {

@@ -29,14 +29,30 @@ class Registry : public wire::registry_actor::base {
         [this](wire::hello_msg& m) -> wire::challenge_msg { return on_hello(m); },
         [this](wire::proof_msg& m) -> wire::welcome_msg { return on_proof(m); },
         [this](wire::join_msg& m, std::vector<caf::actor>& actors) { on_join(m, actors); },
-        [this](wire::node_beat_msg& m) {
+        [this](wire::node_beat_msg& m) -> wire::node_beat_msg {
+          // The answer is the node's proof of contact (it fences itself without it).
           auto node = authenticated(m.ok() ? m.value.node_id : 0, "node_beat");
-          if (!node) return;
-          table_.beat(node, m.value.leases_held, m.value.items_done, m.value.failures, now_ms());
+          if (!node) return wire::pack(wire::NodeBeat{});
+          auto before = table_.find(node)->state;
+          table_.beat(node, m.value.leases_held, m.value.items_done, m.value.failures, m.value.failures_in_a_row,
+                      setup_.failure_limit, now_ms());
+          if (table_.find(node)->state != before) {
+            changed_ = true;
+            spdlog::warn("event=node-state node={} state={} failures_in_a_row={}", node, table_.find(node)->state,
+                         m.value.failures_in_a_row);
+          }
+          beats_changed_ = true;
+          return wire::pack(wire::NodeBeat{node, 0, 0, 0, 0});
         },
         [this](wire::leave_msg& m) -> wire::leave_msg { return on_leave(m); },
         [this](wire::report_due_msg&) {
           if (table_.age(now_ms(), setup_.heartbeat_ms)) changed_ = true;
+          // Counters reach the log every 2 s: status shows them while the job runs.
+          if (beats_changed_ && now_ms() - counters_logged_ms_ >= 2000) {
+            changed_ = true;
+            beats_changed_ = false;
+            counters_logged_ms_ = now_ms();
+          }
           log_nodes();
           schedule_report();
         },
@@ -222,7 +238,9 @@ class Registry : public wire::registry_actor::base {
   std::map<caf::actor_addr, uint32_t> actor_nodes_; // work actors we watch
   std::map<uint32_t, caf::actor> controls_;         // whom to tell the job ended
   uint64_t refused_ = 0;
-  bool changed_ = false;
+  bool changed_ = false;        // a state changed: log the table now
+  bool beats_changed_ = false;  // only counters changed: log them now and then
+  int64_t counters_logged_ms_ = 0;
 };
 
 }  // namespace

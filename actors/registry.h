@@ -33,6 +33,7 @@ struct RegistrySetup {
   wire::Welcome job;                                  // what a welcomed node is told (ok, mac, node_id filled per node)
   std::shared_ptr<JobLog> log;                        // m/nodes goes here (null: not logged)
   uint32_t heartbeat_ms = 1000;
+  uint32_t failure_limit = 10;  // failures in a row that show a node failing
 };
 
 wire::registry_actor spawn_registry(caf::actor_system& sys, RegistrySetup setup);

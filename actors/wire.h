@@ -172,8 +172,9 @@ struct StageReport {
   uint32_t workers = 0;   // work actors attached (dispatchers)
   uint64_t credit_overruns = 0;  // batches that came beyond the credit granted (a protocol bug upstream)
   uint64_t requeued = 0;  // leases given back by workers that went away, dispatched again
+  uint64_t quarantines = 0;  // times a failing worker was taken out of rotation
   MSGPACK_DEFINE(stage, received, sent, accepted, rejected, held, peak_held, capacity, finished, fenced, workers,
-                 credit_overruns, requeued)
+                 credit_overruns, requeued, quarantines)
 };
 
 struct JobReport {
@@ -258,7 +259,8 @@ struct NodeBeat {
   uint64_t leases_held = 0;
   uint64_t items_done = 0;
   uint64_t failures = 0;
-  MSGPACK_DEFINE(node_id, leases_held, items_done, failures)
+  uint64_t failures_in_a_row = 0;  // since its last success: a broken sandbox or endpoint shows here
+  MSGPACK_DEFINE(node_id, leases_held, items_done, failures, failures_in_a_row)
 };
 
 // A node leaving (worker -> registry: draining) or told to (registry ->
@@ -271,6 +273,11 @@ struct Leave {
 };
 
 // --- CAF envelope -------------------------------------------------------------
+
+// The largest payload taken from a peer (a lease batch of big items is far
+// below it). CAF 0.17 itself reads a whole BASP frame before handing it
+// over; this bounds what is decoded, not what CAF buffers.
+inline constexpr size_t kMaxPayloadBytes = 64u << 20;
 
 template <class Payload>
 struct Msg {
@@ -287,6 +294,13 @@ typename Inspector::result_type inspect(Inspector& f, Msg<Payload>& x) {
     return caf::none;
   };
   auto load = [&]() -> caf::error {
+    // A peer's payload is refused by size before msgpack looks at it.
+    if (bytes.size() > kMaxPayloadBytes) {
+      x.decode_error = std::string(Payload::kWireName) + ": " + std::to_string(bytes.size()) +
+                       " bytes, more than the limit of " + std::to_string(kMaxPayloadBytes);
+      bytes.clear();
+      return caf::none;
+    }
     auto v = decode<Payload>(bytes, Payload::kWireName);
     if (v) x.value = std::move(v.value());
     else x.decode_error = v.error();
@@ -361,7 +375,7 @@ using model_worker_actor = worker_actor::extend<caf::reacts_to<call_done_msg>, c
 // The coordinator's registry of worker nodes (published with --listen).
 using registry_actor =
     caf::typed_actor<caf::replies_to<hello_msg>::with<challenge_msg>, caf::replies_to<proof_msg>::with<welcome_msg>,
-                     caf::reacts_to<join_msg, std::vector<caf::actor>>, caf::reacts_to<node_beat_msg>,
+                     caf::reacts_to<join_msg, std::vector<caf::actor>>, caf::replies_to<node_beat_msg>::with<node_beat_msg>,
                      caf::replies_to<leave_msg>::with<leave_msg>, caf::reacts_to<report_due_msg>>;
 // Whoever watches a job (the CLI, a test, later the admin console).
 using monitor_actor = caf::typed_actor<caf::reacts_to<stage_report_msg>, caf::reacts_to<job_report_msg>>;

@@ -11,6 +11,8 @@
 //   model    the generate or solve task's calls through the model client
 //   verify   the job's check
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,7 +96,12 @@ class Worker : public Base {
         (item.reject_reason == "model-error" ||
          std::any_of(item.executions.begin(), item.executions.end(),
                      [](const Execution& e) { return e.exec_status() == ExecStatus::kSandboxFailure; })))
+    {
       ++counters_->failures;
+      ++counters_->failures_in_a_row;
+    } else {
+      counters_->failures_in_a_row = 0;
+    }
     report_.done.push_back(wire::LeaseDone{lease, std::move(item), parts});
   }
   // Sends what finished since the last report.
@@ -115,6 +122,33 @@ class Worker : public Base {
 
   void on_eos(wire::eos_msg&) { this->quit(); }
 
+  // Costly work starts only while the node is in contact with the
+  // coordinator (WorkerCounters::contact_ms); otherwise it waits here and is
+  // tried again every 100 ms.
+  bool may_start() const { return !counters_->out_of_contact(); }
+  template <class Handle>
+  void defer(const Handle& self, std::function<void()> start) {
+    if (deferred_.empty()) spdlog::warn("stage={} event=out-of-contact action=holding-new-work", stage_);
+    deferred_.push_back(std::move(start));
+    if (!retry_scheduled_) {
+      retry_scheduled_ = true;
+      this->delayed_send(self, std::chrono::milliseconds(100), wire::pack(wire::Tick{}));
+    }
+  }
+  template <class Handle>
+  void run_deferred(const Handle& self) {
+    retry_scheduled_ = false;
+    if (deferred_.empty()) return;
+    if (!may_start()) {
+      retry_scheduled_ = true;
+      this->delayed_send(self, std::chrono::milliseconds(100), wire::pack(wire::Tick{}));
+      return;
+    }
+    auto waiting = std::move(deferred_);
+    deferred_.clear();
+    for (auto& f : waiting) f();
+  }
+
   const std::string& stage() const { return stage_; }
   void release() { dispatcher_ = wire::dispatcher_actor{}; }
 
@@ -125,7 +159,10 @@ class Worker : public Base {
   wire::dispatcher_actor dispatcher_;
   wire::WorkReport report_;
   bool tick_pending_ = false;
+  std::vector<std::function<void()>> deferred_;
+  bool retry_scheduled_ = false;
 };
+
 
 // --- execute ---------------------------------------------------------------------
 
@@ -154,7 +191,10 @@ class ExecuteWorker : public Worker<wire::execute_worker_actor::base> {
           continue_or_finish(it);
           report_soon(caf::actor_cast<wire::execute_worker_actor>(this));
         },
-        [this](wire::tick_msg&) { send_report(); },
+        [this](wire::tick_msg&) {
+          send_report();
+          run_deferred(caf::actor_cast<wire::execute_worker_actor>(this));
+        },
         [this](wire::eos_msg& m) { on_eos(m); },
     };
   }
@@ -198,6 +238,13 @@ class ExecuteWorker : public Worker<wire::execute_worker_actor::base> {
     Item& item = it->second.item;
     bool failed = !item.executions.empty() && !item.executions.back().ok();
     if (!failed && item.executions.size() < setup_.runs_per_item) {
+      if (!may_start()) {
+        uint64_t lease = it->first;
+        defer(caf::actor_cast<wire::execute_worker_actor>(this), [this, lease] {
+          if (auto again = running_.find(lease); again != running_.end()) submit(lease, again->second.item);
+        });
+        return;
+      }
       submit(it->first, item);
       return;
     }
@@ -237,7 +284,14 @@ class ModelWorker : public Worker<wire::model_worker_actor::base> {
     return {
         [this](wire::attach_msg& m) { on_attach(m); },
         [this](wire::lease_batch_msg& m) {
-          for (auto& lease : accept(m)) begin(std::move(lease));
+          for (auto& lease : accept(m)) {
+            if (may_start()) {
+              begin(std::move(lease));
+            } else {
+              defer(caf::actor_cast<wire::model_worker_actor>(this),
+                    [this, l = std::move(lease)]() mutable { begin(std::move(l)); });
+            }
+          }
           send_report();
         },
         [this](wire::call_done_msg& m) {
@@ -251,7 +305,10 @@ class ModelWorker : public Worker<wire::model_worker_actor::base> {
           if (--it->second.left == 0) finish(it);
           report_soon(caf::actor_cast<wire::model_worker_actor>(this));
         },
-        [this](wire::tick_msg&) { send_report(); },
+        [this](wire::tick_msg&) {
+          send_report();
+          run_deferred(caf::actor_cast<wire::model_worker_actor>(this));
+        },
         [this](wire::eos_msg& m) { on_eos(m); },
     };
   }

@@ -248,6 +248,17 @@ const std::vector<Field>& fields() {
             "A node silent this long (frozen, cut off) is dropped and its leases go to other workers "
             "(CAF middleman.connection-timeout).",
             100, 3600000),
+      field("cluster.worker_failure_limit", O, VF_KEY(cluster.worker_failure_limit),
+            "A joined worker whose last this many items in a row ended in a sandbox failure or a model error "
+            "(a broken sandbox or endpoint on its node) gets no work for cluster.quarantine_s; status shows it "
+            "failing.",
+            1, 1000000),
+      field("cluster.quarantine_s", O, VF_KEY(cluster.quarantine_s), "How long a failing worker gets no work.", 1,
+            86400),
+      field("cluster.lease_mb_per_node", O, VF_KEY(cluster.lease_mb_per_node),
+            "MiB of leased items (estimated from their text) one stage may have at one node at once: bounds what "
+            "waits in the one connection CAF keeps per node pair.",
+            1, 65536),
       field("writer.curriculum", R, VF_KEY(writer.curriculum),
             "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
             "domains interleaved round-robin (every batch mixes domains evenly)."),

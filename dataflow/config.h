@@ -139,6 +139,9 @@ struct ClusterSection {  // [cluster]: a coordinator (run --listen) and the work
   std::string token_file;               // the cluster token (else VERIFORGE_CLUSTER_TOKEN)
   uint32_t heartbeat_interval_ms = 1000;
   uint32_t heartbeat_timeout_ms = 5000; // a silent peer's connection is dropped after this
+  uint32_t worker_failure_limit = 10;   // failures in a row that take a joined worker out of rotation
+  uint32_t quarantine_s = 60;           // for this long
+  uint64_t lease_mb_per_node = 64;      // leased item bytes per stage per node
 };
 
 struct CheckpointSection {  // [checkpoint]

@@ -34,10 +34,14 @@ void NodeTable::joined(uint32_t id, std::vector<std::string> roles, uint32_t cap
   it->second.capacity = capacity;
 }
 
-void NodeTable::beat(uint32_t id, uint64_t held, uint64_t done, uint64_t failures, int64_t now_ms) {
+void NodeTable::beat(uint32_t id, uint64_t held, uint64_t done, uint64_t failures, uint64_t failures_in_a_row,
+                     uint64_t failure_limit, int64_t now_ms) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   auto& n = it->second;
+  if (n.state == "suspected") n.state = "active";
+  if (n.state == "active" && failure_limit && failures_in_a_row >= failure_limit) n.state = "failing";
+  if (n.state == "failing" && failures_in_a_row == 0) n.state = "active";
   n.leases_held = held;
   n.items_done = done;
   n.failures = failures;
@@ -82,7 +86,7 @@ std::vector<NodeInfo> NodeTable::nodes() const {
 size_t NodeTable::live() const {
   size_t n = 0;
   for (const auto& [_, x] : nodes_)
-    if (x.state == "active" || x.state == "suspected" || x.state == "draining") ++n;
+    if (x.state == "active" || x.state == "suspected" || x.state == "draining" || x.state == "failing") ++n;
   return n;
 }
 

@@ -6,6 +6,7 @@
 //   suspected  no heartbeat for more than 3 intervals (frozen, or the link is slow)
 //   lost       its connection broke (killed, cut off and noticed by the middleman's
 //              heartbeat timeout): its leases went back to the queue
+//   failing    its last cluster.worker_failure_limit items failed (sandbox, endpoint)
 //   draining   it announced it leaves (SIGTERM): it gets no new work
 //   left       it left, or the job ended
 //   refused    it could not prove the cluster token, or spoke another wire version
@@ -47,7 +48,11 @@ class NodeTable {
   // A node refused before it got an id (kept, last 20, for status).
   void refuse(std::string name, std::string address, std::string why, int64_t now_ms);
   void joined(uint32_t id, std::vector<std::string> roles, uint32_t capacity);
-  void beat(uint32_t id, uint64_t held, uint64_t done, uint64_t failures, int64_t now_ms);
+  // A node whose failures in a row reach `failure_limit` is shown failing
+  // (its dispatchers have taken it out of rotation), and active again once
+  // it succeeds.
+  void beat(uint32_t id, uint64_t held, uint64_t done, uint64_t failures, uint64_t failures_in_a_row,
+            uint64_t failure_limit, int64_t now_ms);
   void set_state(uint32_t id, const std::string& state, const std::string& note = "");
   // Marks active nodes silent for more than 3 intervals suspected, and
   // suspected ones heard again active. True when a state changed.

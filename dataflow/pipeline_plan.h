@@ -72,7 +72,17 @@ struct PipelinePlan {
   WriterKind writer = WriterKind::kDataset;
   uint32_t writer_capacity = 32;
   uint32_t report_interval_ms = 500;
-  MSGPACK_DEFINE(batch_size, max_items, stages, writer, writer_capacity, report_interval_ms)
+  // A joined worker whose last `worker_failure_limit` items in a row ended in
+  // a sandbox failure or a model error gets no work for `quarantine_s`
+  // (its node's sandbox or endpoint is broken; the job's own process is
+  // never taken out: it would have nobody to hand the work to).
+  uint32_t worker_failure_limit = 10;
+  uint32_t quarantine_s = 60;
+  // Bytes of leased items one stage may have at one node at once (estimated
+  // from the items' text); bounds what waits in the node pair's one FIFO.
+  uint64_t lease_bytes_per_node = 64ull << 20;
+  MSGPACK_DEFINE(batch_size, max_items, stages, writer, writer_capacity, report_interval_ms, worker_failure_limit,
+                 quarantine_s, lease_bytes_per_node)
 
   const StageSpec* stage(StageKind kind) const;
 };

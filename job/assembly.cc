@@ -50,6 +50,9 @@ PipelinePlan make_plan(const JobConfig& c, JobKind kind) {
   PipelinePlan plan;
   plan.batch_size = c.pipeline.batch_size;
   plan.report_interval_ms = c.job.progress_interval_ms;
+  plan.worker_failure_limit = c.cluster.worker_failure_limit;
+  plan.quarantine_s = c.cluster.quarantine_s;
+  plan.lease_bytes_per_node = c.cluster.lease_mb_per_node << 20;
   plan.writer_capacity = c.pipeline.writer_credits;
   auto stage = [](StageKind k, std::string name, uint32_t capacity) {
     StageSpec s;

@@ -259,6 +259,8 @@ class WorkerNode {
     if (executes)
       if (auto s = start_sandbox(local.value(), config, work.value(), {}); !s) return refused(s.error());
     auto counters = std::make_shared<WorkerCounters>();
+    counters->stale_after_ms = settings_.config.cluster.heartbeat_timeout_ms;
+    counters->contact_ms = WorkerCounters::steady_ms();
     WorkActorChoice choice{settings_.stages, settings_.actors_per_stage ? settings_.actors_per_stage : 1, counters};
     auto actors = spawn_work_actors(sys, plan.value(), work.value(), local.value(), choice);
     if (!actors) return refused(actors.error());
@@ -281,8 +283,15 @@ class WorkerNode {
     SessionEnd end = SessionEnd::kLost;
     bool running = true;
     auto beat = [&] {
-      self->send(registry, wire::pack(wire::NodeBeat{node_id_, counters->held.load(), counters->done.load(),
-                                                     counters->failures.load()}));
+      // Answered by the registry: each answer renews this node's contact.
+      self->request(registry, std::chrono::milliseconds(welcome.heartbeat_ms),
+                    wire::pack(wire::NodeBeat{node_id_, counters->held.load(), counters->done.load(),
+                                              counters->failures.load(), counters->failures_in_a_row.load()}))
+          .receive(
+              [&](wire::node_beat_msg& m) {
+                if (m.ok() && m.value.node_id == node_id_) counters->contact_ms = WorkerCounters::steady_ms();
+              },
+              [&](caf::error&) {});
     };
     auto next_beat = std::chrono::steady_clock::now();
     while (running) {

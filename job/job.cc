@@ -381,6 +381,7 @@ Expected<PipelineOutcome> Job::run_coordinator(CoordinatorParts parts, LocalWork
   r.stages = pipeline.dispatchers();
   r.log = log;
   r.heartbeat_ms = config_.cluster.heartbeat_interval_ms;
+  r.failure_limit = config_.cluster.worker_failure_limit;
   r.job.job_name = config_.job.name;
   std::ifstream in(request_.config_path);
   std::stringstream text;

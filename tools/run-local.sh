@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build build --target veriforge
+# The simulator is built too: the README's "try it without a model" runs it.
+cmake --build build --target veriforge llm-sim
 out=${1:-out/local-$(date +%Y%m%d-%H%M%S)}
 exec build/veriforge run configs/local.toml --out "$out"

@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/wire.h"
 #include "dataflow/config.h"
 #include "job/cluster.h"
 #include "job/job.h"
@@ -281,6 +282,10 @@ int main(int argc, char** argv) {
   CLI::App app{"veriforge: turns a small vetted seed dataset into a large verified synthetic dataset.\n"};
   app.require_subcommand(1);
   app.footer("Run 'veriforge SUBCOMMAND --help' for a subcommand's options.");
+  app.set_version_flag("--version",
+                       std::string("veriforge ") + VF_VERSION + " (cluster protocol " +
+                           std::to_string(wire::kClusterProtocol) + ", wire format " + std::to_string(kFormatVersion) +
+                           ")");
   std::string log_level = "info";
   bool no_progress = false;
 

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Cluster chaos test: a job over several worker nodes while nodes fail.
+
+Runs one job twice, each with its own LLM simulator (tools/llm-sim):
+
+  reference  a single process, uninterrupted
+  cluster    a coordinator (`run --listen`, no local workers) and worker nodes
+             (`veriforge worker --join`), each its own process with its own
+             sandbox pool, over loopback TCP; while it runs the tool injects
+             --faults faults at random, one every 0.5-2.5 s:
+               kill      SIGKILL a worker
+               freeze    SIGSTOP a worker past the heartbeat timeout, then SIGCONT
+               join      start a new worker
+               leave     SIGTERM a worker (it leaves; its leases go back)
+               coord     SIGKILL the coordinator and start it again with the same
+                         command (it resumes from its log; the workers reconnect)
+             keeping at least two workers alive.
+
+The job: the offline variant generator feeding the sandbox and an LLM solver
+(3 samples, majority) served by the simulator, as in tools/crash-test.py.
+Verdict, against the reference: the same accepted records (by id, measured
+timings aside), 0 lost, 0 duplicated, 0 both accepted and rejected,
+`veriforge check` consistent, a reader following accepted.jsonl never sees a
+line taken back, and 0 finished code runs or model calls made again (from
+the audit trail all processes append to). Prints one verdict line; exit 0
+pass, 1 violation, 2 could not run.
+
+  tools/cluster-chaos.py --build build --items 5000 --faults 50
+"""
+import argparse
+import importlib.util
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+spec = importlib.util.spec_from_file_location("crash_test", os.path.join(SRC, "tools", "crash-test.py"))
+crash = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(crash)
+
+HEARTBEAT_MS = 200
+TIMEOUT_MS = 1500
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(SRC, "build"))
+    ap.add_argument("--items", type=int, default=600)
+    ap.add_argument("--faults", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    exe = os.path.join(a.build, "veriforge")
+    work = tempfile.mkdtemp(prefix="veriforge-chaos-")
+    procs = []
+    sims = []
+    try:
+        # Reference: one process, uninterrupted.
+        sim, sim_port = crash.start_sim(a.build, work, "reference", a.seed)
+        sims.append(sim)
+        ref_cfg = os.path.join(work, "reference.toml")
+        crash.write_config(ref_cfg, sim_port, a.items, a.seed)
+        t0 = time.time()
+        ref = subprocess.run([exe, "run", ref_cfg, "--out", os.path.join(work, "ref"), "--no-progress"],
+                             capture_output=True, text=True, timeout=3600)
+        ref_s = time.time() - t0
+        if ref.returncode not in (0, 3):
+            print("could not run the reference:", ref.stderr[-2000:])
+            return 2
+
+        sim, sim_port = crash.start_sim(a.build, work, "cluster", a.seed)
+        sims.append(sim)
+        cfg = os.path.join(work, "cluster.toml")
+        crash.write_config(cfg, sim_port, a.items, a.seed)
+        audit = os.path.join(work, "audit.log")
+        token = os.urandom(16).hex()
+        env = dict(os.environ, VERIFORGE_CLUSTER_TOKEN=token, VERIFORGE_AUDIT_FILE=audit)
+        port = free_port()
+        job = os.path.join(work, "job")
+        keys = ["--set", "cluster.heartbeat_interval_ms=%d" % HEARTBEAT_MS,
+                "--set", "cluster.heartbeat_timeout_ms=%d" % TIMEOUT_MS]
+        coord_cmd = [exe, "run", cfg, "--out", job, "--no-progress", "--listen", "127.0.0.1:%d" % port,
+                     "--set", "cluster.local_workers=false"] + keys
+        logs = {"n": 0}
+
+        def spawn(cmd, name):
+            logs["n"] += 1
+            f = open(os.path.join(work, "%s.%d.err" % (name, logs["n"])), "w")
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=f, env=env)
+            procs.append(p)
+            return p
+
+        def start_coordinator():
+            p = spawn(coord_cmd, "coordinator")
+            for _ in range(300):  # the port is free again once the old process is gone
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    return p
+                except OSError:
+                    if p.poll() is not None:
+                        return p
+                    time.sleep(0.05)
+            return p
+
+        workers = {}
+        next_worker = [1]
+
+        def start_worker():
+            name = "w%d" % next_worker[0]
+            next_worker[0] += 1
+            workers[name] = spawn([exe, "worker", "--join", "127.0.0.1:%d" % port, "--name", name,
+                                   "--set", "executor.workers=1", "--give-up-after", "120"] + keys, name)
+
+        coord = start_coordinator()
+        for _ in range(a.workers):
+            start_worker()
+        follower = crash.Follower(os.path.join(job, "accepted.jsonl"))
+        follower.start()
+        faults = {"kill": 0, "freeze": 0, "join": 0, "leave": 0, "coord": 0}
+        frozen = []
+        done_faults = 0
+        exits = []
+        deadline = time.time() + max(1800, 20 * ref_s)
+        while time.time() < deadline:
+            code = coord.poll()
+            if code is not None:
+                if code == 0 or code == 3:
+                    exits.append(code)
+                    break
+                if code != -signal.SIGKILL:
+                    print("FAIL the coordinator exited %d" % code)
+                    return 1
+            time.sleep(rng.uniform(0.5, 2.5))
+            for p, until in list(frozen):
+                if time.time() >= until:
+                    p.send_signal(signal.SIGCONT)
+                    frozen.remove((p, until))
+            if done_faults >= a.faults or coord.poll() is not None:
+                continue
+            alive = [n for n, p in workers.items() if p.poll() is None and all(p is not f for f, _ in frozen)]
+            kind = rng.choice(["kill", "freeze", "join", "leave", "coord", "kill", "join"])
+            if kind in ("kill", "freeze", "leave") and len(alive) <= 2:
+                kind = "join"
+            if kind == "kill":
+                workers[rng.choice(alive)].send_signal(signal.SIGKILL)
+            elif kind == "freeze":
+                p = workers[rng.choice(alive)]
+                p.send_signal(signal.SIGSTOP)
+                frozen.append((p, time.time() + TIMEOUT_MS / 1000.0 + 1.0))
+            elif kind == "join":
+                start_worker()
+            elif kind == "leave":
+                workers[rng.choice(alive)].send_signal(signal.SIGTERM)
+            elif kind == "coord":
+                coord.send_signal(signal.SIGKILL)
+                coord.wait()
+                with open(audit, "a") as f:
+                    f.write("kill %d\n" % done_faults)
+                coord = start_coordinator()
+            faults[kind] += 1
+            done_faults += 1
+        for p, _ in frozen:
+            p.send_signal(signal.SIGCONT)
+        if coord.poll() is None:
+            print("FAIL the job did not finish in time")
+            return 1
+        time.sleep(1.0)
+        follower.stopping.set()
+        follower.join(timeout=5)
+        problems = []
+        for name, p in workers.items():
+            try:
+                c = p.wait(timeout=30)
+                if c not in (0, -signal.SIGKILL):
+                    problems.append("worker %s exit %d" % (name, c))
+            except subprocess.TimeoutExpired:
+                problems.append("worker %s did not exit when the job ended" % name)
+
+        want, _, _ = crash.load_records(os.path.join(work, "ref", "accepted.jsonl"))
+        got, ids, dupes = crash.load_records(os.path.join(job, "accepted.jsonl"))
+        rejected, _, _ = crash.load_records(os.path.join(job, "rejected.jsonl"))
+        lost = len(set(want) - set(got))
+        extra = len(set(got) - set(want))
+        differing = sum(1 for k in got if k in want and got[k] != want[k])
+        both = len(set(got) & set(rejected))
+        check = subprocess.run([exe, "check", job], capture_output=True, text=True)
+        repeated, redone, in_flight = crash.audit_analysis(audit)
+        follower_dupes = len(follower.ids) - len(set(follower.ids))
+        for what, n in (("lost", lost), ("extra", extra), ("duplicated", dupes), ("differing", differing),
+                        ("both accepted and rejected", both), ("finished calls made again", repeated["call"]),
+                        ("finished runs made again", repeated["run"]), ("lines a reader saw twice", follower_dupes),
+                        ("bytes taken back under a reader", follower.retracted)):
+            if n:
+                problems.append("%d %s" % (n, what))
+        if check.returncode != 0:
+            problems.append("veriforge check: " + check.stdout[-1000:])
+        if done_faults < a.faults:
+            problems.append("only %d of %d faults landed before the job ended" % (done_faults, a.faults))
+        log = open(os.path.join(job, "veriforge.log")).read()
+        requeued = sum(int(l.split("leases_requeued=")[1].split()[0]) for l in log.splitlines()
+                       if "event=worker-lost" in l)
+        verdict = "PASS" if not problems else "FAIL"
+        for p in problems:
+            print("FAIL", p)
+        print("cluster-chaos: %s faults=%d (%s) items=%d accepted=%d (reference %d) lost=%d duplicated=%d "
+              "differing=%d both=%d repeated_finished_calls=%d repeated_finished_runs=%d requeued_leases=%d "
+              "reader_retracted_bytes=%d reference_s=%.1f seed=%d" %
+              (verdict, done_faults, " ".join("%s=%d" % kv for kv in faults.items()), a.items, len(got), len(want),
+               lost, dupes, differing, both, repeated["call"], repeated["run"], requeued, follower.retracted, ref_s,
+               a.seed))
+        return 0 if not problems else 1
+    finally:
+        for p in procs + sims:
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGCONT)
+                    p.kill()
+                except ProcessLookupError:
+                    pass
+        if not a.keep:
+            subprocess.run(["rm", "-rf", work])
+        else:
+            print("work folder:", work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
