@@ -11,8 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
-#include "actors/pipeline.h"
-#include "actors/wire.h"
+#include "actors/registry.h"
 #include "base/token.h"
 #include "job/assembly.h"
 #include "storage/codec.h"
@@ -60,6 +59,52 @@ void configure_middleman(caf::actor_system_config& cfg, const ClusterSection& cl
   cfg.load<caf::io::middleman>();
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cluster.heartbeat_interval_ms)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(cluster.heartbeat_timeout_ms)});
+}
+
+Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSpec& work, CoordinatorParts parts,
+                                          LocalWork local, const RunControl& control, std::shared_ptr<JobLog> log,
+                                          CoordinatorOptions o) {
+  caf::actor_system_config cfg;
+  wire::register_wire_types(cfg);
+  configure_middleman(cfg, o.cluster);
+  size_t threads =
+      control.scheduler_threads ? control.scheduler_threads : std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", threads);
+  caf::actor_system sys{cfg};
+  Pipeline pipeline(sys, plan, work, std::move(parts), std::move(local));
+  if (auto s = pipeline.start(); !s) return s.failure();
+  RegistrySetup r;
+  r.token = o.token;
+  r.stages = pipeline.dispatchers();
+  r.log = std::move(log);
+  r.heartbeat_ms = o.cluster.heartbeat_interval_ms;
+  r.failure_limit = o.cluster.worker_failure_limit;
+  r.job = std::move(o.job);
+  r.job.plan = encode(plan);
+  r.job.work = encode(work);
+  auto registry = spawn_registry(sys, std::move(r));
+  auto port = sys.middleman().publish(registry, o.listen.port, o.listen.host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    return Error{"--listen " + o.listen.host + ":" + std::to_string(o.listen.port) +
+                     ": cannot listen: " + sys.render(port.error()),
+                 ErrorCode::kIoError};
+  }
+  spdlog::info("event=listening host={} port={} token={}", o.listen.host, *port, o.token.empty() ? "none" : "set");
+  if (o.on_listening) o.on_listening(*port);
+  PipelineOutcome outcome = pipeline.wait(control);
+  {
+    // Tell the nodes the job ended, so they exit instead of reconnecting.
+    caf::scoped_actor self{sys};
+    self->request(registry, std::chrono::seconds(5),
+                  wire::pack(wire::Leave{0, outcome.ok ? "job-finished" : "job-stopped"}))
+        .receive([](wire::leave_msg&) {}, [](caf::error&) {});
+    // The messages must leave before the middleman stops.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  sys.middleman().unpublish(registry, *port);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  return outcome;
 }
 
 namespace {

@@ -18,11 +18,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <caf/all.hpp>
 
+#include "actors/pipeline.h"
+#include "actors/wire.h"
 #include "base/status.h"
 #include "dataflow/config.h"
 
@@ -44,6 +47,23 @@ Expected<std::string> cluster_token(const ClusterSection& cluster);
 // Loads the middleman with the heartbeat settings (CAF 0.17.6 ships both
 // switched off, so a frozen peer would never be noticed).
 void configure_middleman(caf::actor_system_config& cfg, const ClusterSection& cluster);
+
+struct CoordinatorOptions {
+  ListenAddress listen;
+  std::string token;
+  ClusterSection cluster;
+  // What a welcomed node is told about the job: its name and config (text,
+  // origin, base folder, overrides); the plan and work spec are added here.
+  wire::Welcome job;
+  std::function<void(uint16_t)> on_listening;  // with the port it got
+};
+
+// The pipeline in an actor system with the middleman, its registry
+// published on o.listen; when the job ends every node is told to leave.
+// `log` also receives the node table (m/nodes).
+Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSpec& work, CoordinatorParts parts,
+                                          LocalWork local, const RunControl& control, std::shared_ptr<JobLog> log,
+                                          CoordinatorOptions o);
 
 struct WorkerRequest {
   ListenAddress coordinator;

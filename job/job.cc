@@ -12,9 +12,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <caf/io/all.hpp>
-
-#include "actors/registry.h"
 #include "dataflow/checkpoint.h"
 #include "job/cluster.h"
 #include "dataflow/output_recovery.h"
@@ -367,53 +364,20 @@ Expected<PipelineOutcome> Job::run_coordinator(CoordinatorParts parts, LocalWork
                                                std::shared_ptr<JobLog> log) {
   auto address = parse_listen_address(request_.listen);
   if (!address) return address.failure();
-  caf::actor_system_config cfg;
-  wire::register_wire_types(cfg);
-  configure_middleman(cfg, config_.cluster);
-  size_t threads = control.scheduler_threads ? control.scheduler_threads : std::max(1u, std::thread::hardware_concurrency());
-  cfg.set("scheduler.max-threads", threads);
-  caf::actor_system sys{cfg};
-  PipelineOutcome outcome;
-  Pipeline pipeline(sys, plan_, work_, std::move(parts), std::move(local));
-  if (auto s = pipeline.start(); !s) return s.failure();
-  RegistrySetup r;
-  r.token = cluster_token_;
-  r.stages = pipeline.dispatchers();
-  r.log = log;
-  r.heartbeat_ms = config_.cluster.heartbeat_interval_ms;
-  r.failure_limit = config_.cluster.worker_failure_limit;
-  r.job.job_name = config_.job.name;
+  CoordinatorOptions o;
+  o.listen = address.value();
+  o.token = cluster_token_;
+  o.cluster = config_.cluster;
+  o.on_listening = request_.on_listening;
+  o.job.job_name = config_.job.name;
   std::ifstream in(request_.config_path);
   std::stringstream text;
   text << in.rdbuf();
-  r.job.config_text = text.str();
-  r.job.config_origin = request_.config_path;
-  r.job.config_base = fs::absolute(fs::path(request_.config_path).parent_path()).string();
-  r.job.overrides = request_.overrides;
-  r.job.plan = encode(plan_);
-  r.job.work = encode(work_);
-  auto registry = spawn_registry(sys, std::move(r));
-  auto port = sys.middleman().publish(registry, address.value().port, address.value().host.c_str(), true);
-  if (!port) {
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    return Error{"--listen " + request_.listen + ": cannot listen: " + sys.render(port.error()), ErrorCode::kIoError};
-  }
-  spdlog::info("event=listening host={} port={} token={}", address.value().host, *port,
-               cluster_token_.empty() ? "none" : "set");
-  if (request_.on_listening) request_.on_listening(*port);
-  outcome = pipeline.wait(control);
-  {
-    // Tell the nodes the job ended, so they exit instead of reconnecting.
-    caf::scoped_actor self{sys};
-    self->request(registry, std::chrono::seconds(5),
-                  wire::pack(wire::Leave{0, outcome.ok ? "job-finished" : "job-stopped"}))
-        .receive([](wire::leave_msg&) {}, [](caf::error&) {});
-    // The messages must leave before the middleman stops.
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  sys.middleman().unpublish(registry, *port);
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  return outcome;
+  o.job.config_text = text.str();
+  o.job.config_origin = request_.config_path;
+  o.job.config_base = fs::absolute(fs::path(request_.config_path).parent_path()).string();
+  o.job.overrides = request_.overrides;
+  return vf::run_coordinator(plan_, work_, std::move(parts), std::move(local), control, std::move(log), std::move(o));
 }
 
 Status Job::write_summary(nlohmann::json& summary) {

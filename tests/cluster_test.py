@@ -130,10 +130,13 @@ def main():
                 time.sleep(0.05)
             return True
 
+        times = {}
         if wait_for_lines(target // 6, "the kill"):
+            times["kill"] = time.time()
             w1.send_signal(signal.SIGKILL)
             print("killed w1 at %d accepted" % lines(accepted))
         if wait_for_lines(target // 3, "the freeze"):
+            times["freeze"] = time.time()
             w2.send_signal(signal.SIGSTOP)
             frozen_at = lines(accepted)
             print("froze w2 at %d accepted" % frozen_at)
@@ -199,14 +202,26 @@ def main():
         log = open(os.path.join(job, "veriforge.log")).read()
         requeued = sum(int(l.split("leases_requeued=")[1].split()[0]) for l in log.splitlines()
                        if "event=worker-lost" in l)
+        # How long leases stayed with a dead or frozen node (printed, not asserted: tests never time).
+        import datetime
+        lost_at = {}
+        for l in log.splitlines():
+            if "event=worker-lost" in l and "stage=executor" in l:
+                t = datetime.datetime.strptime(l.split()[0], "%Y-%m-%dT%H:%M:%S.%f")
+                lost_at.setdefault(len(lost_at), t.replace(tzinfo=datetime.timezone.utc).timestamp())
+        recovery = ""
+        if "kill" in times and 0 in lost_at:
+            recovery += " kill_to_requeue_s=%.3f" % (lost_at[0] - times["kill"])
+        if "freeze" in times and 1 in lost_at:
+            recovery += " freeze_to_requeue_s=%.3f (timeout %.1f)" % (lost_at[1] - times["freeze"], TIMEOUT_MS / 1000.0)
         if "node=coordinator" not in log:
             problems.append("the coordinator's log lines do not carry its node name")
         print("nodes: " + ", ".join("%s#%d %s done=%d" % (n["name"], n["id"], n["state"], n["items_done"])
                                     for n in nodes))
         if problems:
             fail(problems)
-        print("cluster-test: PASS accepted=%d (reference %d) requeued_leases=%d nodes=%d work=%s" %
-              (len(got), len(want), requeued, len(nodes), work))
+        print("cluster-test: PASS accepted=%d (reference %d) requeued_leases=%d nodes=%d%s work=%s" %
+              (len(got), len(want), requeued, len(nodes), recovery, work))
         return 0
     finally:
         for p in procs:

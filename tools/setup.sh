@@ -15,6 +15,10 @@ packages=(
   libgmp-dev
   # model client (HTTP/HTTPS, asynchronous via curl multi); the LLM simulator's HTTP server
   libcurl4-openssl-dev libevent-dev
+  # the cluster token's HMAC (OpenSSL's libcrypto; CAF's TLS module uses the same library)
+  libssl-dev
+  # building the Debian package (dpkg-shlibdeps) and checking the deployment recipes (YAML)
+  dpkg-dev file python3-yaml
   # the sandbox's interpreter and the modules seeds use
   python3 python3-msgpack python3-sympy python3-numpy python3-networkx python3-scipy
   python3-cryptography python3-gmpy2 python3-pycryptodome
