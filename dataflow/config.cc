@@ -259,6 +259,14 @@ const std::vector<Field>& fields() {
             "MiB of leased items (estimated from their text) one stage may have at one node at once: bounds what "
             "waits in the one connection CAF keeps per node pair.",
             1, 65536),
+      field("cluster.tls.certificate", O, VF_KEY(cluster.tls_certificate),
+            "TLS between nodes: this node's certificate chain (PEM). With cluster.tls.key and cluster.tls.ca_file; "
+            "every node must use TLS when one does."),
+      field("cluster.tls.key", O, VF_KEY(cluster.tls_key), "TLS between nodes: this node's private key (PEM)."),
+      field("cluster.tls.ca_file", O, VF_KEY(cluster.tls_ca_file),
+            "TLS between nodes: the CA certificate (PEM) every node's certificate is verified against."),
+      field("cluster.tls.passphrase", O, VF_KEY(cluster.tls_passphrase),
+            "TLS between nodes: the private key's passphrase, if it has one."),
       field("writer.curriculum", R, VF_KEY(writer.curriculum),
             "When items carry pass rates: also write rl.curriculum.jsonl, the RL export from easy to hard with "
             "domains interleaved round-robin (every batch mixes domains evenly)."),
@@ -443,6 +451,17 @@ Status validate(const JobConfig& c) {
       if (entry.find('=') == std::string::npos || entry.front() == '=' || entry.back() == '=')
         return invalid_input("'" + entry + "': expected name=module in sandbox." +
                              std::string(list == &c.sandbox.import_aliases ? "import_aliases" : "distribution_modules"));
+  {
+    int tls_keys = !c.cluster.tls_certificate.empty() + !c.cluster.tls_key.empty() + !c.cluster.tls_ca_file.empty();
+    if (tls_keys != 0 && tls_keys != 3)
+      return invalid_input(
+          "cluster.tls: set cluster.tls.certificate, cluster.tls.key and cluster.tls.ca_file together (without a CA "
+          "file CAF would accept any peer; without a certificate it would use an anonymous cipher)");
+  }
+  if (c.cluster.heartbeat_timeout_ms <= c.cluster.heartbeat_interval_ms)
+    return invalid_input("cluster.heartbeat_timeout_ms (" + std::to_string(c.cluster.heartbeat_timeout_ms) +
+                         ") must be longer than cluster.heartbeat_interval_ms (" +
+                         std::to_string(c.cluster.heartbeat_interval_ms) + ")");
   if (c.checkpoint.sync != "batch" && c.checkpoint.sync != "interval" && c.checkpoint.sync != "none")
     return invalid_input("key 'checkpoint.sync': must be batch, interval or none, got '" + c.checkpoint.sync + "'");
   static const std::vector<std::string> kGenerators = {"variant", "few-shot", "self-instruct", "evol-instruct"};
@@ -507,6 +526,8 @@ Expected<JobConfig> parse_config(std::string_view text, const std::string& origi
       if (!file->empty()) *file = resolve(base, *file);
     for (auto& s : c.solver.system_prompts) s = resolve(base, s);
     if (!c.job.out_dir.empty()) c.job.out_dir = resolve(base, c.job.out_dir);
+    for (auto* file : {&c.cluster.token_file, &c.cluster.tls_certificate, &c.cluster.tls_key, &c.cluster.tls_ca_file})
+      if (!file->empty()) *file = resolve(base, *file);
   }
   for (const auto& o : overrides) {
     auto eq = o.find('=');

@@ -142,6 +142,12 @@ struct ClusterSection {  // [cluster]: a coordinator (run --listen) and the work
   uint32_t worker_failure_limit = 10;   // failures in a row that take a joined worker out of rotation
   uint32_t quarantine_s = 60;           // for this long
   uint64_t lease_mb_per_node = 64;      // leased item bytes per stage per node
+  // TLS between nodes (CAF's OpenSSL module): all three or none.
+  std::string tls_certificate;          // this node's certificate chain (PEM)
+  std::string tls_key;                  // its private key (PEM)
+  std::string tls_ca_file;              // the CA that signed every node's certificate: peers are verified against it
+  std::string tls_passphrase;           // of the key, if it has one
+  bool tls() const { return !tls_certificate.empty(); }
 };
 
 struct CheckpointSection {  // [checkpoint]

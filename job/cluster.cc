@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
@@ -57,6 +58,13 @@ Expected<std::string> cluster_token(const ClusterSection& cluster) {
 
 void configure_middleman(caf::actor_system_config& cfg, const ClusterSection& cluster) {
   cfg.load<caf::io::middleman>();
+  if (cluster.tls()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = cluster.tls_certificate;
+    cfg.openssl_key = cluster.tls_key;
+    cfg.openssl_cafile = cluster.tls_ca_file;
+    cfg.openssl_passphrase = cluster.tls_passphrase;
+  }
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cluster.heartbeat_interval_ms)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(cluster.heartbeat_timeout_ms)});
 }
@@ -83,14 +91,16 @@ Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSp
   r.job.plan = encode(plan);
   r.job.work = encode(work);
   auto registry = spawn_registry(sys, std::move(r));
-  auto port = sys.middleman().publish(registry, o.listen.port, o.listen.host.c_str(), true);
+  auto port = o.cluster.tls() ? caf::openssl::publish(registry, o.listen.port, o.listen.host.c_str(), true)
+                              : sys.middleman().publish(registry, o.listen.port, o.listen.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     return Error{"--listen " + o.listen.host + ":" + std::to_string(o.listen.port) +
                      ": cannot listen: " + sys.render(port.error()),
                  ErrorCode::kIoError};
   }
-  spdlog::info("event=listening host={} port={} token={}", o.listen.host, *port, o.token.empty() ? "none" : "set");
+  spdlog::info("event=listening host={} port={} token={} tls={}", o.listen.host, *port,
+               o.token.empty() ? "none" : "set", o.cluster.tls() ? "on" : "off");
   if (o.on_listening) o.on_listening(*port);
   PipelineOutcome outcome = pipeline.wait(control);
   {
@@ -102,7 +112,7 @@ Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSp
     // The messages must leave before the middleman stops.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  sys.middleman().unpublish(registry, *port);
+  if (!o.cluster.tls()) sys.middleman().unpublish(registry, *port);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   return outcome;
 }
@@ -241,8 +251,9 @@ class WorkerNode {
     std::string error;
     // The middleman actor's connect has a timeout; middleman().remote_actor()
     // would block forever on a peer that hangs (actor-framework #1240).
-    self->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value, r_.coordinator.host,
-                  r_.coordinator.port)
+    const caf::io::middleman_actor& connector = settings_.config.cluster.tls() ? sys.openssl_manager().actor_handle()
+                                                                              : sys.middleman().actor_handle();
+    self->request(connector, timeout, caf::connect_atom::value, r_.coordinator.host, r_.coordinator.port)
         .receive(
             [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
               registry = caf::actor_cast<wire::registry_actor>(ptr);

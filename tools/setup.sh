@@ -16,7 +16,7 @@ packages=(
   # model client (HTTP/HTTPS, asynchronous via curl multi); the LLM simulator's HTTP server
   libcurl4-openssl-dev libevent-dev
   # the cluster token's HMAC (OpenSSL's libcrypto; CAF's TLS module uses the same library)
-  libssl-dev
+  libssl-dev openssl
   # building the Debian package (dpkg-shlibdeps) and checking the deployment recipes (YAML)
   dpkg-dev file python3-yaml
   # the sandbox's interpreter and the modules seeds use
