@@ -294,7 +294,10 @@ class WorkerNode {
             },
             [&](caf::error& e) { error = sys.render(e); });
     if (!answered) return unreachable("proof", error);
-    if (!welcome.ok) return refused(welcome.reason);
+    // Only a wrong token is final; anything else (the coordinator restarted
+    // between our hello and our proof, say) is tried again.
+    if (!welcome.ok && welcome.reason == "wrong cluster token") return refused(welcome.reason);
+    if (!welcome.ok) return unreachable("proof", welcome.reason);
     if (!equal_in_constant_time(welcome.mac, token_mac(token_, "coordinator", my_nonce)))
       return refused("the coordinator could not prove it holds the cluster token");
     node_id_ = welcome.node_id;
@@ -313,7 +316,13 @@ class WorkerNode {
     for (const auto& s : plan.value().stages)
       if (s.kind == StageKind::kExecute && (settings_.stages.empty() || settings_.stages.count(s.name))) executes = true;
     if (executes)
-      if (auto s = start_sandbox(local.value(), config, work.value(), {}); !s) return refused(s.error());
+      if (auto s = start_sandbox(local.value(), config, work.value(), {}); !s) {
+        // This node's sandbox could not start (a busy machine, a missing
+        // interpreter): tried again with backoff, and the worker gives up
+        // after --give-up-after like any other failure to take part.
+        spdlog::error("event=sandbox-failed error=\"{}\"", s.error());
+        return SessionEnd::kUnreachable;
+      }
     auto counters = std::make_shared<WorkerCounters>();
     counters->stale_after_ms = settings_.config.cluster.heartbeat_timeout_ms;
     counters->contact_ms = WorkerCounters::steady_ms();

@@ -175,8 +175,13 @@ def main():
                 coord = start_coordinator()
             faults[kind] += 1
             done_faults += 1
+        # A worker frozen when the job ended missed the end: on thawing it
+        # finds no coordinator and keeps trying to reconnect (the coordinator
+        # might be restarting) until --give-up-after; it is not waited for.
+        missed_end = set()
         for p, _ in frozen:
             p.send_signal(signal.SIGCONT)
+            missed_end.add(p.pid)
         if coord.poll() is None:
             print("FAIL the job did not finish in time")
             return 1
@@ -185,10 +190,15 @@ def main():
         follower.join(timeout=5)
         problems = []
         for name, p in workers.items():
+            if p.pid in missed_end:
+                p.kill()
+                continue
             try:
                 c = p.wait(timeout=30)
                 if c not in (0, -signal.SIGKILL):
-                    problems.append("worker %s exit %d" % (name, c))
+                    errs = sorted(f for f in os.listdir(work) if f.startswith(name + "."))
+                    tail = open(os.path.join(work, errs[-1])).read()[-800:] if errs else ""
+                    problems.append("worker %s exit %d: %s" % (name, c, tail))
             except subprocess.TimeoutExpired:
                 problems.append("worker %s did not exit when the job ended" % name)
 
