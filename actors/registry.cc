@@ -173,6 +173,26 @@ class Registry : public wire::registry_actor::base {
     table_.joined(node, {roles.begin(), roles.end()}, capacity);
     changed_ = true;
     spdlog::info("event=node-joined node={} actors={} capacity={}", node, actors.size(), capacity);
+    share_budgets();
+  }
+
+  // Splits each shared endpoint's budget among the nodes that call it now
+  // (joined ones not lost or gone, and this process when it works too), and
+  // tells each its share.
+  void share_budgets() {
+    if (setup_.shared_endpoints.empty()) return;
+    std::vector<uint32_t> callers;
+    for (const auto& [id, control] : controls_) {
+      const NodeInfo* n = table_.find(id);
+      if (n && n->state != "lost" && n->state != "left") callers.push_back(id);
+    }
+    size_t nodes = callers.size() + (setup_.local_workers ? 1 : 0);
+    auto shares = split_rate_budget(setup_.shared_endpoints, nodes);
+    for (uint32_t id : callers) caf::anon_send(controls_[id], wire::pack(wire::Budget{shares}));
+    if (setup_.local_workers && setup_.apply_locally) setup_.apply_locally(shares);
+    for (const auto& s : shares)
+      spdlog::info("event=rate-shares endpoint={} nodes={} rpm_each={:.1f} tpm_each={:.0f}", s.endpoint, nodes,
+                   s.requests_per_minute, s.tokens_per_minute);
   }
 
   wire::leave_msg on_leave(wire::leave_msg& m) {
@@ -194,6 +214,8 @@ class Registry : public wire::registry_actor::base {
     table_.set_state(id, "left", m.value.reason);
     changed_ = true;
     spdlog::info("event=node-left node={} reason={}", id, m.value.reason);
+    controls_.erase(id);
+    share_budgets();
     return wire::pack(wire::Leave{id, "ok"});
   }
 
@@ -213,7 +235,7 @@ class Registry : public wire::registry_actor::base {
     }
     for (auto p = nodes_by_peer_.begin(); p != nodes_by_peer_.end();)
       p = p->second == node ? nodes_by_peer_.erase(p) : std::next(p);
-    controls_.erase(node);
+    if (controls_.erase(node)) share_budgets();
   }
 
   void log_nodes() {

@@ -16,13 +16,16 @@
 // State lives in the actor; the handle must be kept until the job ends.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <vector>
 #include <memory>
 #include <string>
 
 #include <caf/all.hpp>
 
 #include "actors/wire.h"
+#include "dataflow/node_table.h"
 #include "storage/job_log.h"
 
 namespace vf {
@@ -34,6 +37,12 @@ struct RegistrySetup {
   std::shared_ptr<JobLog> log;                        // m/nodes goes here (null: not logged)
   uint32_t heartbeat_ms = 1000;
   uint32_t failure_limit = 10;  // failures in a row that show a node failing
+  // Shared endpoints' budgets, split among the nodes calling them (the
+  // coordinator's own process counts when it has local workers: then
+  // `apply_locally` gives it its share).
+  std::vector<SharedEndpoint> shared_endpoints;
+  bool local_workers = false;
+  std::function<void(const std::vector<EndpointShare>&)> apply_locally;
 };
 
 wire::registry_actor spawn_registry(caf::actor_system& sys, RegistrySetup setup);

@@ -34,6 +34,7 @@ void register_all(Registrar r) {
   r.add<Join>();
   r.add<NodeBeat>();
   r.add<Leave>();
+  r.add<Budget>();
 }
 }  // namespace
 

@@ -35,6 +35,7 @@
 
 #include "dataflow/checkpoint.h"
 #include "dataflow/item.h"
+#include "dataflow/node_table.h"
 #include "storage/codec.h"
 
 namespace vf::wire {
@@ -263,6 +264,14 @@ struct NodeBeat {
   MSGPACK_DEFINE(node_id, leases_held, items_done, failures, failures_in_a_row)
 };
 
+// The node's share of each shared endpoint's rate budget (registry ->
+// worker, again whenever the nodes change).
+struct Budget {
+  static constexpr const char* kWireName = "vf.budget";
+  std::vector<EndpointShare> shares;
+  MSGPACK_DEFINE(shares)
+};
+
 // A node leaving (worker -> registry: draining) or told to (registry ->
 // worker: the job ended, or the node was refused).
 struct Leave {
@@ -335,6 +344,7 @@ using welcome_msg = Msg<Welcome>;
 using join_msg = Msg<Join>;
 using node_beat_msg = Msg<NodeBeat>;
 using leave_msg = Msg<Leave>;
+using budget_msg = Msg<Budget>;
 
 // Local only (coordinator): the registry hands a joined node's work actor to
 // its stage's dispatcher, and takes a node's actors back.

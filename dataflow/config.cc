@@ -406,9 +406,12 @@ Status read_endpoints(const std::string& path, const toml::node& node, std::vect
       } else if (key == "requests_per_minute") s = num(e.requests_per_minute);
       else if (key == "tokens_per_minute") s = num(e.tokens_per_minute);
       else if (key == "timeout_s") s = num(e.timeout_s);
-      else
+      else if (key == "shared") {
+        if (!v.is_boolean()) s = Error{where(v, i, key) + ": expected true or false"};
+        else e.shared = v.as_boolean()->get();
+      } else
         s = Error{where(v, i, key) + ": unknown field (known: role, name, base_url, model, api_key_env, "
-                                     "max_in_flight, requests_per_minute, tokens_per_minute, timeout_s)"};
+                                     "max_in_flight, requests_per_minute, tokens_per_minute, timeout_s, shared)"};
       if (!s) return s;
     }
     if (e.role != "generator" && e.role != "solver" && e.role != "both")

@@ -35,6 +35,11 @@ struct EndpointSpec {
   double requests_per_minute = 0;
   double tokens_per_minute = 0;
   double timeout_s = 120;
+  // One service for the whole cluster (a hosted API): its requests_per_minute
+  // and tokens_per_minute are for every node together, and the coordinator
+  // splits them among the nodes that call it. false: each node applies them
+  // on its own (a node's local vLLM).
+  bool shared = false;
 };
 
 // Top-level keys.

@@ -1,5 +1,7 @@
 #include "dataflow/node_table.h"
 
+#include <algorithm>
+
 namespace vf {
 
 uint32_t NodeTable::admit(std::string name, std::string address, uint32_t cores, int64_t now_ms) {
@@ -88,6 +90,13 @@ size_t NodeTable::live() const {
   for (const auto& [_, x] : nodes_)
     if (x.state == "active" || x.state == "suspected" || x.state == "draining" || x.state == "failing") ++n;
   return n;
+}
+
+std::vector<EndpointShare> split_rate_budget(const std::vector<SharedEndpoint>& shared, size_t nodes) {
+  double n = static_cast<double>(std::max<size_t>(1, nodes));
+  std::vector<EndpointShare> out;
+  for (const auto& e : shared) out.push_back({e.name, e.requests_per_minute / n, e.tokens_per_minute / n});
+  return out;
 }
 
 nlohmann::json to_json(const NodeInfo& n) {

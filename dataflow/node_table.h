@@ -70,4 +70,22 @@ class NodeTable {
 
 nlohmann::json to_json(const NodeInfo& n);
 
+// One node's share of a shared endpoint's rate budget.
+struct EndpointShare {
+  std::string endpoint;
+  double requests_per_minute = 0;  // 0: unlimited
+  double tokens_per_minute = 0;
+  MSGPACK_DEFINE(endpoint, requests_per_minute, tokens_per_minute)
+};
+
+// A shared endpoint's budget split evenly among the nodes that call it:
+//   sum over nodes of a share == the endpoint's budget (never more), and a
+// limit of 0 (unlimited) stays 0. `nodes` == 0 gives the whole budget.
+struct SharedEndpoint {
+  std::string name;
+  double requests_per_minute = 0;
+  double tokens_per_minute = 0;
+};
+std::vector<EndpointShare> split_rate_budget(const std::vector<SharedEndpoint>& shared, size_t nodes);
+
 }  // namespace vf

@@ -87,6 +87,13 @@ Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSp
   r.log = std::move(log);
   r.heartbeat_ms = o.cluster.heartbeat_interval_ms;
   r.failure_limit = o.cluster.worker_failure_limit;
+  r.shared_endpoints = o.shared_endpoints;
+  r.local_workers = o.local_clients.generator_client || o.local_clients.solver_client;
+  r.apply_locally = [clients = o.local_clients](const std::vector<EndpointShare>& shares) {
+    for (const auto& s : shares)
+      for (const auto& c : {clients.generator_client, clients.solver_client})
+        if (c) c->set_rate(s.endpoint, s.requests_per_minute, s.tokens_per_minute);
+  };
   r.job = std::move(o.job);
   r.job.plan = encode(plan);
   r.job.work = encode(work);
@@ -329,6 +336,8 @@ class WorkerNode {
     WorkActorChoice choice{settings_.stages, settings_.actors_per_stage ? settings_.actors_per_stage : 1, counters};
     auto actors = spawn_work_actors(sys, plan.value(), work.value(), local.value(), choice);
     if (!actors) return refused(actors.error());
+    auto generator_client = local.value().generator_client;  // for the rate shares the coordinator sends
+    auto solver_client = local.value().solver_client;
     local.value() = LocalWork{};  // the actors own the resources now
     wire::Join join;
     join.node_id = node_id_;
@@ -374,6 +383,15 @@ class WorkerNode {
         next_beat = std::chrono::steady_clock::now() + std::chrono::milliseconds(welcome.heartbeat_ms);
       }
       self->receive(
+          [&](wire::budget_msg& m) {
+            if (!m.ok()) return;
+            for (const auto& s : m.value.shares) {
+              for (const auto& c : {generator_client, solver_client})
+                if (c) c->set_rate(s.endpoint, s.requests_per_minute, s.tokens_per_minute);
+              spdlog::info("event=rate-share endpoint={} rpm={:.1f} tpm={:.0f}", s.endpoint, s.requests_per_minute,
+                           s.tokens_per_minute);
+            }
+          },
           [&](wire::leave_msg& m) {
             if (!m.ok()) return;
             spdlog::info("event=job-over reason={} done={}", m.value.reason,

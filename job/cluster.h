@@ -56,6 +56,10 @@ struct CoordinatorOptions {
   // origin, base folder, overrides); the plan and work spec are added here.
   wire::Welcome job;
   std::function<void(uint16_t)> on_listening;  // with the port it got
+  // Endpoints whose rate budget is for the whole cluster ([[endpoints]] shared = true).
+  std::vector<SharedEndpoint> shared_endpoints;
+  // This process's model clients, when it works too (they get their share).
+  LocalWork local_clients;
 };
 
 // The pipeline in an actor system with the middleman, its registry

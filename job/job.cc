@@ -369,6 +369,12 @@ Expected<PipelineOutcome> Job::run_coordinator(CoordinatorParts parts, LocalWork
   o.token = cluster_token_;
   o.cluster = config_.cluster;
   o.on_listening = request_.on_listening;
+  for (const auto& e : config_.endpoints)
+    if (e.shared) o.shared_endpoints.push_back({e.name, e.requests_per_minute, e.tokens_per_minute});
+  if (config_.cluster.local_workers) {
+    o.local_clients.generator_client = local.generator_client;
+    o.local_clients.solver_client = local.solver_client;
+  }
   o.job.job_name = config_.job.name;
   std::ifstream in(request_.config_path);
   std::stringstream text;

@@ -287,6 +287,20 @@ void ModelClient::chat(ChatCall call, std::function<void(ChatOutcome)> done) {
   });
 }
 
+void ModelClient::set_rate(const std::string& endpoint, double requests_per_minute, double tokens_per_minute) {
+  Impl* impl = impl_.get();
+  impl->engine.post([impl, endpoint, requests_per_minute, tokens_per_minute] {
+    for (auto& e : impl->endpoints)
+      if (e.config.name == endpoint) {
+        e.config.requests_per_minute = requests_per_minute;
+        e.config.tokens_per_minute = tokens_per_minute;
+        e.requests = TokenBucket(requests_per_minute);
+        e.tokens = TokenBucket(tokens_per_minute);
+      }
+    impl->pump();
+  });
+}
+
 ClientStats ModelClient::stats() const {
   std::lock_guard<std::mutex> lock(impl_->stats_mu);
   return impl_->stats;

@@ -66,6 +66,11 @@ class ModelClient {
   ~ModelClient();
   void chat(ChatCall call, std::function<void(ChatOutcome)> done);
   ClientStats stats() const;
+  // Gives an endpoint a new rate budget (its share of a budget the cluster
+  // splits among nodes), for calls not yet sent; 0 is unlimited. A name this
+  // client does not have is ignored (the node replaced the job's endpoints).
+  // May be called from any thread.
+  void set_rate(const std::string& endpoint, double requests_per_minute, double tokens_per_minute);
 
  private:
   struct Impl;

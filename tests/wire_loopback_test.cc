@@ -52,7 +52,8 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<Welcome>())
       .or_else(echo_one<Join>())
       .or_else(echo_one<NodeBeat>())
-      .or_else(echo_one<Leave>());
+      .or_else(echo_one<Leave>())
+      .or_else(echo_one<Budget>());
 }
 
 Item sample_item(uint64_t id) {
@@ -252,6 +253,12 @@ int main(int argc, char** argv) {
     }));
     cases.push_back(make_case<Leave>({3, "sigterm"}, [](auto& a, auto& b) {
       return a.node_id == b.node_id && a.reason == b.reason;
+    }));
+
+    cases.push_back(make_case<Budget>({{{"hosted", 200.5, 40000}, {"other", 0, 0}}}, [](auto& a, auto& b) {
+      return a.shares.size() == 2 && b.shares.size() == 2 && a.shares[0].endpoint == b.shares[0].endpoint &&
+             a.shares[0].requests_per_minute == b.shares[0].requests_per_minute &&
+             a.shares[0].tokens_per_minute == b.shares[0].tokens_per_minute;
     }));
 
     // Every registered type must have a case.
