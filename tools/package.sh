@@ -27,8 +27,8 @@ dpkg --root="$ROOT" --force-depends --force-not-root --force-script-chrootless -
 "$ROOT/usr/bin/veriforge" --version
 "$ROOT/usr/bin/llm-sim" --help > /dev/null 2>&1 || [ $? -eq 1 ]
 test -f "$ROOT/usr/share/veriforge/configs/local.toml"
-apt-get install -s "./$DEB" 2>&1 | grep -E "^Inst veriforge|is already the newest" \
-  || { apt-get install -s "./$DEB"; echo "package: its Depends do not resolve"; exit 1; }
+apt-get install -s "$(readlink -f "$DEB")" 2>&1 | grep -E "^Inst veriforge|is already the newest" \
+  || { apt-get install -s "$(readlink -f "$DEB")"; echo "package: its Depends do not resolve"; exit 1; }
 
 python3 - configs/deploy/k8s/*.yaml <<'PY'
 import sys, yaml
