@@ -10,8 +10,8 @@
 // state: the source, the checkpoint log, the commit gate, the leases. Workers
 // own only the resources they work with (a sandbox pool, a model client, a
 // check) and hold nothing the job would lose with them. This process's own
-// workers are built from LocalWork; workers on other nodes join later with
-// the same protocol.
+// workers are built from LocalWork; workers on other nodes join through the
+// registry (actors/registry.h) and speak the same protocol.
 //
 // Handles returned by the spawn functions must be kept by the caller until
 // the job ends (an unreferenced actor is destroyed).
