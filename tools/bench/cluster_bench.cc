@@ -77,6 +77,7 @@ class BenchItems final : public ItemSource {
 
 struct Run {
   double rate = 0;
+  double steady = 0;  // items/s between a quarter and three quarters of the items (no start-up, no drain)
   double peak_rss_mib = 0;
   std::string log_path;
 };
@@ -121,7 +122,7 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
   cfg.job.name = "cluster-bench";
   cfg.job.target_accepted = n;
   cfg.job.max_generated = n;
-  cfg.job.progress_interval_ms = 1000;
+  cfg.job.progress_interval_ms = 100;
   cfg.solver.enabled = true;
   cfg.solver.samples = samples;
   cfg.verifier.drop_all_solved = false;
@@ -156,8 +157,15 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
   parts.dataset.target = n;
   parts.dataset.sync = true;
   RunControl control;
+  std::vector<std::pair<double, uint64_t>> progress;  // (seconds since t0, items decided by the writer)
   std::vector<pid_t> pids;
   auto t0 = std::chrono::steady_clock::now();
+  control.on_progress = [&](const std::map<std::string, wire::StageReport>& stages) {
+    auto w = stages.find("writer");
+    if (w == stages.end()) return;
+    progress.emplace_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                          w->second.accepted + w->second.rejected);
+  };
   PipelineOutcome outcome;
   if (workers == 0) {
     outcome = run_pipeline(plan, work.value(), std::move(parts), LocalWork{}, control);
@@ -211,6 +219,15 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
   }
   Run run;
   run.rate = static_cast<double>(n) / secs;
+  // The first report at or past a quarter of the items and the first at or past three quarters.
+  const std::pair<double, uint64_t>* a = nullptr;
+  const std::pair<double, uint64_t>* b = nullptr;
+  for (const auto& p : progress) {
+    if (!a && p.second >= n / 4) a = &p;
+    if (!b && p.second >= 3 * n / 4) b = &p;
+  }
+  run.steady = (a && b && b->first > a->first) ? static_cast<double>(b->second - a->second) / (b->first - a->first)
+                                               : run.rate;
   run.peak_rss_mib = peak_rss_mib();
   return run;
 }
@@ -224,15 +241,19 @@ Run run_in_child(uint64_t n, uint32_t samples, uint32_t workers, const std::vect
   if (pid == 0) {
     close(fds[0]);
     Run r = run_job(n, samples, workers, sims, slots, tag);
-    if (write(fds[1], &r.rate, sizeof r.rate) != sizeof r.rate) _exit(2);
+    double both[2] = {r.rate, r.steady};
+    if (write(fds[1], both, sizeof both) != sizeof both) _exit(2);
     _exit(0);
   }
   close(fds[1]);
   Run r;
-  if (read(fds[0], &r.rate, sizeof r.rate) != sizeof r.rate) {
+  double both[2] = {0, 0};
+  if (read(fds[0], both, sizeof both) != sizeof both) {
     std::fprintf(stderr, "cluster_bench: run %s failed\n", tag.c_str());
     std::exit(2);
   }
+  r.rate = both[0];
+  r.steady = both[1];
   close(fds[0]);
   int status = 0;
   rusage u{};
@@ -316,14 +337,19 @@ int main(int argc, char** argv) {
     uint64_t per_worker_items = static_cast<uint64_t>(slots) * 1000 / latency_ms * 15;  // ~15 s at one worker
     std::printf("\nscaling: each worker solves with its own llm-sim (%u slots, L = %u ms: %u items/s at most)\n",
                 slots, latency_ms, slots * 1000 / latency_ms);
-    std::printf("%10s %10s %12s %12s %10s\n", "workers", "items", "items/s", "linear", "of linear");
-    double one = 0;
+    std::printf("%10s %10s %12s %12s %10s %12s %10s\n", "workers", "items", "items/s", "linear", "of linear",
+                "steady/s", "of linear");
+    double one = 0, one_steady = 0;
     for (uint32_t w : scaling_workers) {
       uint64_t n = per_worker_items * w;
       Run r = run_in_child(n, 1, w, std::vector<int>(ports.begin(), ports.begin() + w), slots,
                       "scaling-" + std::to_string(w));
-      if (w == scaling_workers.front()) one = r.rate / w;
-      std::printf("%10u %10llu %12.1f %12.1f %10.3f\n", w, (unsigned long long)n, r.rate, one * w, r.rate / (one * w));
+      if (w == scaling_workers.front()) {
+        one = r.rate / w;
+        one_steady = r.steady / w;
+      }
+      std::printf("%10u %10llu %12.1f %12.1f %10.3f %12.1f %10.3f\n", w, (unsigned long long)n, r.rate, one * w,
+                  r.rate / (one * w), r.steady, r.steady / (one_steady * w));
       std::fflush(stdout);
     }
     for (pid_t p : sims) {
