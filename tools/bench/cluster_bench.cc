@@ -37,6 +37,7 @@
 #include <spdlog/spdlog.h>
 
 #include "job/assembly.h"
+#include "tools/bench/bench_items.h"
 #include "job/cluster.h"
 #include "storage/group_commit.h"
 
@@ -44,36 +45,6 @@ using namespace vf;
 
 namespace {
 
-class BenchItems final : public ItemSource {
- public:
-  BenchItems(uint64_t n, uint32_t samples, bool solved) : n_(n), samples_(samples), solved_(solved) {}
-  std::optional<Item> next() override {
-    if (next_ >= n_) return std::nullopt;
-    Item item;
-    item.id = next_++;
-    std::string answer = std::to_string(item.id * 7 + 3);
-    item.question = "A farmer has " + std::to_string(item.id) + " sheep and buys 7 times as many plus 3; how many?";
-    item.rationale = "n = " + std::to_string(item.id) + "\nprint(n * 7 + 3)\n";
-    item.reference_answer = "1";
-    item.generator = "bench";
-    item.provenance = {"bench.jsonl", static_cast<uint32_t>(item.id % 50), "bench", "Arithmetic", "CC0", "\"bench\""};
-    Execution e;
-    e.output = answer;
-    item.executions = {e, e};
-    item.state = static_cast<uint8_t>(ItemState::kExecuted);
-    if (solved_)
-      for (uint32_t i = 0; i < samples_; ++i)
-        item.solver_samples.push_back({"Multiply and add: \\boxed{" + answer + "}.", answer, "boxed", false});
-    return item;
-  }
-  std::string end_reason() const override { return "done"; }
-
- private:
-  uint64_t n_;
-  uint32_t samples_;
-  bool solved_;
-  uint64_t next_ = 0;
-};
 
 struct Run {
   double rate = 0;
@@ -152,7 +123,7 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
   CoordinatorParts parts;
   parts.stage_log = log;
   parts.writer_log = log;
-  parts.source = std::make_shared<BenchItems>(n, samples, solved);
+  parts.source = std::make_shared<bench::ExecutedItems>(n, samples, solved);
   parts.dataset.out_dir = out;
   parts.dataset.target = n;
   parts.dataset.sync = true;

@@ -18,41 +18,13 @@
 #include <spdlog/spdlog.h>
 
 #include "job/assembly.h"
+#include "tools/bench/bench_items.h"
 #include "storage/group_commit.h"
 
 using namespace vf;
 
 namespace {
 
-// Items as the solve stage leaves them: executed twice, solved k times.
-class SolvedItems final : public ItemSource {
- public:
-  SolvedItems(uint64_t n, uint32_t samples) : n_(n), samples_(samples) {}
-  std::optional<Item> next() override {
-    if (next_ >= n_) return std::nullopt;
-    Item item;
-    item.id = next_++;
-    std::string answer = std::to_string(item.id * 7 + 3);
-    item.question = "A farmer has " + std::to_string(item.id) + " sheep and buys 7 times as many plus 3; how many?";
-    item.rationale = "n = " + std::to_string(item.id) + "\nprint(n * 7 + 3)\n";
-    item.reference_answer = "1";
-    item.generator = "bench";
-    item.provenance = {"bench.jsonl", static_cast<uint32_t>(item.id % 50), "bench", "Arithmetic", "CC0", "\"bench\""};
-    Execution e;
-    e.output = answer;
-    item.executions = {e, e};
-    item.state = static_cast<uint8_t>(ItemState::kExecuted);
-    for (uint32_t i = 0; i < samples_; ++i)
-      item.solver_samples.push_back({"Multiply and add: the answer is \\boxed{" + answer + "}.", answer, "boxed", false});
-    return item;
-  }
-  std::string end_reason() const override { return "done"; }
-
- private:
-  uint64_t n_;
-  uint32_t samples_;
-  uint64_t next_ = 0;
-};
 
 double cpu_seconds() {
   rusage u{};
@@ -103,7 +75,7 @@ Result run_once(uint64_t n, uint32_t samples, bool log_on, const std::string& sy
   CoordinatorParts parts;
   if (log_on) parts.stage_log = log;
   parts.writer_log = log;
-  parts.source = std::make_shared<SolvedItems>(n, samples);
+  parts.source = std::make_shared<bench::ExecutedItems>(n, samples, true);
   parts.dataset.out_dir = out;
   parts.dataset.target = n;
   parts.dataset.sync = log_on && sync != "none";
