@@ -255,6 +255,10 @@ class Pipeline {
   bool ended_ = false;
 };
 
+// The scheduler settings every veriforge actor system uses: `threads`
+// worker threads, and idle threads that sleep soon instead of polling.
+void configure_scheduler(caf::actor_system_config& cfg, size_t threads);
+
 // Convenience: an actor system of its own, start() and wait().
 PipelineOutcome run_pipeline(const PipelinePlan& plan, const WorkSpec& work, CoordinatorParts parts, LocalWork local,
                              const RunControl& control);

@@ -77,7 +77,7 @@ Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSp
   configure_middleman(cfg, o.cluster);
   size_t threads =
       control.scheduler_threads ? control.scheduler_threads : std::max(1u, std::thread::hardware_concurrency());
-  cfg.set("scheduler.max-threads", threads);
+  configure_scheduler(cfg, threads);
   caf::actor_system sys{cfg};
   Pipeline pipeline(sys, plan, work, std::move(parts), std::move(local));
   if (auto s = pipeline.start(); !s) return s.failure();
@@ -213,7 +213,7 @@ class WorkerNode {
     caf::actor_system_config cfg;
     wire::register_wire_types(cfg);
     configure_middleman(cfg, settings_.config.cluster);
-    cfg.set("scheduler.max-threads", std::max(1u, std::thread::hardware_concurrency()));
+    configure_scheduler(cfg, std::max(1u, std::thread::hardware_concurrency()));
     caf::actor_system sys{cfg};
     uint32_t backoff = 250;
     auto unreachable_since = std::chrono::steady_clock::now();
