@@ -2,7 +2,9 @@
 // solve, verify). It holds at most `capacity` items per upstream link, leases
 // the items the stage works on to its workers as their credit allows, logs
 // each finished part of the work and each finished item through the job log,
-// and forwards an item only once its new form is durable. Items the stage
+// and forwards an item only once its new form is durable. Within credit, a
+// lease goes to the worker expected to finish it first by the throughput
+// observed (dataflow/placement.h). Items the stage
 // does not work on pass straight through. A report for a lease the
 // dispatcher no longer holds is discarded and counted (fencing).
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "actors/pipeline.h"
 #include "actors/stage.h"
 #include "dataflow/pipeline_plan.h"
+#include "dataflow/placement.h"
 #include "dataflow/similarity.h"
 #include "storage/codec.h"
 
@@ -117,6 +120,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     uint32_t node = 0;    // 0: this process
     uint32_t failures_in_a_row = 0;
     std::chrono::steady_clock::time_point quarantined_until{};
+    ThroughputMeter meter;
   };
   struct Held {
     Item item;
@@ -130,7 +134,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     if (!w) return;
     LinkId id = next_worker_++;
     worker_links_[caf::actor_cast<caf::actor_addr>(w)] = id;
-    workers_[id] = Worker{w, 0, 0, node};
+    workers_[id] = Worker{w, 0, 0, node, 0, {}, {}};
     caf::local_actor::monitor(caf::actor_cast<caf::actor>(w));
     send(w, wire::pack(wire::Attach{stage_name()}));
     spdlog::info("stage={} event=worker-added node={} workers={}", stage_name(), node, workers_.size());
@@ -173,41 +177,53 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     });
   }
 
-  // Leases waiting items to the workers with the most credit.
+  // Leases waiting items, each to the worker expected to finish it first
+  // (dataflow/placement.h), as credit, quarantine and the node's byte budget
+  // allow; one batch per worker.
   void dispatch() {
+    if (waiting_.empty()) return;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<PlacementCandidate> candidates;
+    for (auto& [id, w] : workers_)
+      if (w.credit > 0 && now >= w.quarantined_until)
+        candidates.push_back({id, w.credit, w.leased, w.meter.rate(w.leased, now)});
+    std::map<LinkId, wire::LeaseBatch> batches;
     while (!waiting_.empty()) {
-      Worker* best = nullptr;
-      LinkId best_id = 0;
-      auto now = std::chrono::steady_clock::now();
-      for (auto& [id, w] : workers_)
-        if (w.credit > 0 && now >= w.quarantined_until && node_bytes_[w.node] < setup_.lease_bytes_per_node &&
-            (!best || w.credit > best->credit)) {
-          best = &w;
-          best_id = id;
-        }
-      if (!best) return;
-      wire::LeaseBatch batch;
-      uint64_t& node_bytes = node_bytes_[best->node];
-      while (!waiting_.empty() && best->credit > 0 && batch.leases.size() < batch_size() &&
-             (best->node == 0 || node_bytes < setup_.lease_bytes_per_node)) {
-        Item item = std::move(waiting_.front());
-        waiting_.pop_front();
-        uint64_t bytes = estimated_bytes(item);
-        node_bytes += bytes;
-        wire::Lease lease;
-        lease.lease = next_lease_++;
-        lease.attempt = ++attempts_[item.id];
-        if (auto s = logged_parts(item.id, lease.parts); !s) return fail(s.error());
-        lease.item = item;
-        Held held{std::move(item), best_id, bytes, lease.attempt, {}};
-        for (const auto& p : lease.parts) held.logged_parts.push_back(p.index);
-        leases_.emplace(lease.lease, std::move(held));
-        --best->credit;
-        ++best->leased;
-        batch.leases.push_back(std::move(lease));
+      auto chosen = place_next(candidates);
+      if (!chosen) break;
+      auto& candidate = *std::find_if(candidates.begin(), candidates.end(),
+                                      [&](const PlacementCandidate& c) { return c.id == *chosen; });
+      Worker& w = workers_[*chosen];
+      uint64_t& node_bytes = node_bytes_[w.node];
+      if (w.node != 0 && node_bytes >= setup_.lease_bytes_per_node) {
+        candidate.credit = 0;  // its node's link is full: not this round
+        continue;
       }
-      send(best->handle, wire::pack(std::move(batch)));
+      Item item = std::move(waiting_.front());
+      waiting_.pop_front();
+      uint64_t bytes = estimated_bytes(item);
+      node_bytes += bytes;
+      wire::Lease lease;
+      lease.lease = next_lease_++;
+      lease.attempt = ++attempts_[item.id];
+      if (auto s = logged_parts(item.id, lease.parts); !s) return fail(s.error());
+      lease.item = item;
+      Held held{std::move(item), static_cast<LinkId>(*chosen), bytes, lease.attempt, {}};
+      for (const auto& p : lease.parts) held.logged_parts.push_back(p.index);
+      leases_.emplace(lease.lease, std::move(held));
+      w.meter.leased(w.leased, now);
+      --w.credit;
+      ++w.leased;
+      --candidate.credit;
+      ++candidate.held;
+      auto& batch = batches[*chosen];
+      batch.leases.push_back(std::move(lease));
+      if (batch.leases.size() >= batch_size()) {
+        send(w.handle, wire::pack(std::move(batch)));
+        batches.erase(*chosen);
+      }
     }
+    for (auto& [id, batch] : batches) send(workers_[id].handle, wire::pack(std::move(batch)));
   }
 
   // What an item weighs on the wire, near enough: its text.
@@ -286,6 +302,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
         continue;
       }
       Worker& w = workers_[it->second.worker];
+      w.meter.finished(w.leased, 1, std::chrono::steady_clock::now());
       --w.leased;
       ++w.credit;  // a finished lease returns its credit
       node_bytes_[w.node] -= std::min(node_bytes_[w.node], it->second.bytes);

@@ -46,7 +46,12 @@ class Registry : public wire::registry_actor::base {
         },
         [this](wire::leave_msg& m) -> wire::leave_msg { return on_leave(m); },
         [this](wire::report_due_msg&) {
-          if (table_.age(now_ms(), setup_.heartbeat_ms)) changed_ = true;
+          if (table_.age(now_ms(), setup_.heartbeat_ms, 2 * int64_t{setup_.heartbeat_timeout_ms})) changed_ = true;
+          // A challenge never answered is forgotten: peers that say hello and
+          // go away cannot grow this map.
+          for (auto p = peers_.begin(); p != peers_.end();)
+            p = now_ms() - p->second.challenged_ms > 2 * int64_t{setup_.heartbeat_timeout_ms} ? peers_.erase(p)
+                                                                                              : std::next(p);
           // Counters reach the log every 2 s: status shows them while the job runs.
           if (beats_changed_ && now_ms() - counters_logged_ms_ >= 2000) {
             changed_ = true;
@@ -69,6 +74,7 @@ class Registry : public wire::registry_actor::base {
     std::string nonce;        // the challenge we sent
     std::string hello_nonce;  // theirs, answered in the Welcome
     std::string name;
+    int64_t challenged_ms = 0;
   };
 
   std::string peer_address() {
@@ -103,7 +109,7 @@ class Registry : public wire::registry_actor::base {
       spdlog::warn("event=node-refused name={} address={} reason=\"{}\"", m.value.node_name, peer_address(), c.reason);
       return wire::pack(c);
     }
-    Peer p{random_nonce(), m.value.nonce, m.value.node_name};
+    Peer p{random_nonce(), m.value.nonce, m.value.node_name, now_ms()};
     c.nonce = p.nonce;
     peers_[sender->node()] = std::move(p);
     return wire::pack(c);

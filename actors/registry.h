@@ -36,6 +36,7 @@ struct RegistrySetup {
   wire::Welcome job;                                  // what a welcomed node is told (ok, mac, node_id filled per node)
   std::shared_ptr<JobLog> log;                        // m/nodes goes here (null: not logged)
   uint32_t heartbeat_ms = 1000;
+  uint32_t heartbeat_timeout_ms = 5000;  // an admitted node silent 2x this without joining is lost
   uint32_t failure_limit = 10;  // failures in a row that show a node failing
   // Shared endpoints' budgets, split among the nodes calling them (the
   // coordinator's own process counts when it has local workers: then

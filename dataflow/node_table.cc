@@ -14,6 +14,7 @@ uint32_t NodeTable::admit(std::string name, std::string address, uint32_t cores,
   n.joined_ms = now_ms;
   n.last_beat_ms = now_ms;
   nodes_[n.id] = n;
+  unjoined_.insert(n.id);
   return n.id;
 }
 
@@ -32,6 +33,7 @@ void NodeTable::refuse(std::string name, std::string address, std::string why, i
 void NodeTable::joined(uint32_t id, std::vector<std::string> roles, uint32_t capacity) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
+  if (unjoined_.erase(id) && it->second.state == "lost") it->second.state = "active";
   it->second.roles = std::move(roles);
   it->second.capacity = capacity;
 }
@@ -58,10 +60,17 @@ void NodeTable::set_state(uint32_t id, const std::string& state, const std::stri
   if (state == "lost" || state == "left") it->second.leases_held = 0;
 }
 
-bool NodeTable::age(int64_t now_ms, int64_t heartbeat_ms) {
+bool NodeTable::age(int64_t now_ms, int64_t heartbeat_ms, int64_t unjoined_lost_ms) {
   bool changed = false;
-  for (auto& [_, n] : nodes_) {
+  for (auto& [id, n] : nodes_) {
     bool silent = now_ms - n.last_beat_ms > 3 * heartbeat_ms;
+    if (unjoined_lost_ms > 0 && unjoined_.count(id) && (n.state == "active" || n.state == "suspected") &&
+        now_ms - n.last_beat_ms > unjoined_lost_ms) {
+      n.state = "lost";
+      n.note = "admitted, never joined, silent";
+      changed = true;
+      continue;
+    }
     if (n.state == "active" && silent) {
       n.state = "suspected";
       changed = true;

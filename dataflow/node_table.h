@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,12 @@ class NodeTable {
             uint64_t failure_limit, int64_t now_ms);
   void set_state(uint32_t id, const std::string& state, const std::string& note = "");
   // Marks active nodes silent for more than 3 intervals suspected, and
-  // suspected ones heard again active. True when a state changed.
-  bool age(int64_t now_ms, int64_t heartbeat_ms);
+  // suspected ones heard again active. A node admitted but never joined
+  // (cut off between the welcome and its join: no work actor of it exists
+  // to be watched) is lost once silent for `unjoined_lost_ms` (0: never);
+  // should its join still arrive, joined() makes it active again.
+  // True when a state changed.
+  bool age(int64_t now_ms, int64_t heartbeat_ms, int64_t unjoined_lost_ms = 0);
 
   const NodeInfo* find(uint32_t id) const;
   std::vector<NodeInfo> nodes() const;  // admitted ones by id, then the refused
@@ -65,6 +70,7 @@ class NodeTable {
  private:
   std::map<uint32_t, NodeInfo> nodes_;
   std::vector<NodeInfo> refused_;
+  std::set<uint32_t> unjoined_;  // admitted, no join yet
   uint32_t next_id_ = 1;
 };
 

@@ -86,6 +86,7 @@ Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSp
   r.stages = pipeline.dispatchers();
   r.log = std::move(log);
   r.heartbeat_ms = o.cluster.heartbeat_interval_ms;
+  r.heartbeat_timeout_ms = o.cluster.heartbeat_timeout_ms;
   r.failure_limit = o.cluster.worker_failure_limit;
   r.shared_endpoints = o.shared_endpoints;
   r.local_workers = o.local_clients.generator_client || o.local_clients.solver_client;

@@ -8,6 +8,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -67,6 +68,8 @@ class RocksToSpdlog final : public rocksdb::Logger {
   }
 };
 
+constexpr size_t kBlockCacheBytes = 16 << 20;
+
 rocksdb::Options db_options(bool create_if_missing, rocksdb::Env* env) {
   rocksdb::Options o;
   if (env) o.env = env;
@@ -85,6 +88,13 @@ rocksdb::Options db_options(bool create_if_missing, rocksdb::Env* env) {
   rocksdb::BlockBasedTableOptions t;
   // q/ lookups are mostly misses: a Bloom filter answers them without a read.
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Index and filter blocks live in one bounded cache instead of on the heap
+  // beside every open table, so the process's memory does not grow with the
+  // number of tables, i.e. with the job's size (L0's stay pinned: hot).
+  t.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  t.cache_index_and_filter_blocks = true;
+  t.cache_index_and_filter_blocks_with_high_priority = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;
 }

@@ -1,5 +1,5 @@
 // The cluster's pure parts: the node table's states, the rate-budget split,
-// the token's proof, the cluster config keys.
+// the token's proof, the cluster config keys, placement by observed throughput.
 #include <doctest/doctest.h>
 
 #include <set>
@@ -7,6 +7,12 @@
 #include "base/token.h"
 #include "dataflow/config.h"
 #include "dataflow/node_table.h"
+#include "dataflow/placement.h"
+
+#include <algorithm>
+#include <functional>
+#include <deque>
+#include <queue>
 
 using namespace vf;
 
@@ -107,4 +113,144 @@ TEST_CASE("an endpoint marked shared is read as such; a non-boolean shared is na
                           "job.toml", ".", {});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().find("job.toml:5: endpoints[0].shared") != std::string::npos);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A discrete-event run of one stage: items arrive every `gap`; each worker
+// holds at most its credit and finishes an item `service` after leasing it.
+// `choose` picks a worker for the next item; returns the mean time from
+// arrival to finish and each worker's share of the items.
+struct SimResult {
+  double mean_latency_s = 0;
+  std::vector<uint64_t> done;
+};
+SimResult simulate(std::vector<std::chrono::milliseconds> service, uint32_t credit, std::chrono::microseconds gap,
+                   int items, bool by_throughput) {
+  size_t n = service.size();
+  std::vector<ThroughputMeter> meters(n);
+  std::vector<uint64_t> held(n, 0);
+  SimResult r;
+  r.done.assign(n, 0);
+  using Event = std::pair<Clock::time_point, size_t>;  // finish time, worker
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> finishing;
+  std::deque<Clock::time_point> waiting;  // arrival times
+  Clock::time_point t0{}, now = t0;
+  int arrived = 0;
+  double latency_sum = 0;
+  auto place = [&] {
+    while (!waiting.empty()) {
+      std::vector<PlacementCandidate> c;
+      for (size_t i = 0; i < n; ++i)
+        c.push_back({i, static_cast<uint32_t>(credit - held[i]), held[i],
+                     by_throughput ? meters[i].rate(held[i], now) : std::nullopt});
+      auto w = place_next(c);
+      if (!w) return;
+      meters[*w].leased(held[*w], now);
+      ++held[*w];
+      latency_sum += std::chrono::duration<double>(now - waiting.front()).count();
+      waiting.pop_front();
+      finishing.push({now + service[*w], *w});
+      latency_sum += std::chrono::duration<double>(service[*w]).count();
+    }
+  };
+  while (arrived < items || !finishing.empty() || !waiting.empty()) {
+    Clock::time_point next_arrival = t0 + gap * arrived;
+    if (arrived < items && (finishing.empty() || next_arrival <= finishing.top().first)) {
+      now = next_arrival;
+      waiting.push_back(now);
+      ++arrived;
+    } else {
+      auto [t, w] = finishing.top();
+      finishing.pop();
+      now = t;
+      meters[w].finished(held[w], 1, now);
+      --held[w];
+      ++r.done[w];
+    }
+    place();
+  }
+  r.mean_latency_s = latency_sum / items;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("with work to spare, leases go to the worker that finishes faster, not the one with more free credit") {
+  // A fast node (10 ms per item) and a slow one (100 ms), 8 slots each;
+  // 400 items/s arrive, which the fast node alone can take (800/s).
+  auto by_rate = simulate({std::chrono::milliseconds(10), std::chrono::milliseconds(100)}, 8,
+                          std::chrono::microseconds(2500), 4000, true);
+  auto by_credit = simulate({std::chrono::milliseconds(10), std::chrono::milliseconds(100)}, 8,
+                            std::chrono::microseconds(2500), 4000, false);
+  CHECK(by_rate.done[0] + by_rate.done[1] == 4000);
+  INFO("slow node's items by rate " << by_rate.done[1] << ", by credit " << by_credit.done[1]);
+  CHECK(by_rate.done[1] < 4000 / 40);  // the slow node gets under 2.5 %
+  CHECK(by_credit.done[1] > 4 * by_rate.done[1]);
+  CHECK(by_rate.mean_latency_s < 0.6 * by_credit.mean_latency_s);
+}
+
+TEST_CASE("when every worker is saturated, placement by throughput keeps every slot busy") {
+  // 2,000 items/s arrive; together the nodes take 880/s: the queue grows and
+  // both nodes must work at their full rate, the slow one included.
+  auto r = simulate({std::chrono::milliseconds(10), std::chrono::milliseconds(100)}, 8,
+                    std::chrono::microseconds(500), 3000, true);
+  double share_slow = static_cast<double>(r.done[1]) / 3000;
+  CHECK(share_slow > 0.07);  // 80 / 880 = 9 % of the items at full use
+  CHECK(share_slow < 0.11);
+}
+
+TEST_CASE("a worker not yet measured is credited with the best measured rate, so a joining worker gets work at once") {
+  ThroughputMeter measured;
+  Clock::time_point t{};
+  measured.leased(0, t);
+  for (int i = 0; i < 20; ++i) measured.finished(1, 1, t += std::chrono::milliseconds(100));  // 10 items/s
+  REQUIRE(measured.rate(1, t));
+  std::vector<PlacementCandidate> c = {{1, 4, 4, measured.rate(4, t)}, {2, 4, 0, std::nullopt}};
+  CHECK(place_next(c) == 2u);
+  // Nothing measured anywhere: the most free credit wins, ties to the first.
+  std::vector<PlacementCandidate> fresh = {{1, 2, 0, std::nullopt}, {2, 6, 0, std::nullopt}, {3, 6, 0, std::nullopt}};
+  CHECK(place_next(fresh) == 2u);
+  std::vector<PlacementCandidate> none = {{1, 0, 8, 5.0}, {2, 0, 8, std::nullopt}};
+  CHECK_FALSE(place_next(none));
+}
+
+TEST_CASE("a worker that stops finishing items (frozen, cut off) stops attracting work before it is declared lost") {
+  ThroughputMeter stalled, steady;
+  Clock::time_point t{};
+  stalled.leased(0, t);
+  steady.leased(0, t);
+  for (int i = 0; i < 40; ++i) {
+    t += std::chrono::milliseconds(50);
+    stalled.finished(4, 1, t);  // 20 items/s while it works
+    steady.finished(4, 1, t);
+  }
+  double before = *stalled.rate(4, t);
+  CHECK(before > 15);
+  t += std::chrono::seconds(2);  // then nothing for 2 s with 4 leases held
+  double after = *stalled.rate(4, t);
+  CHECK(after < 1.0);
+  std::vector<PlacementCandidate> c = {{1, 4, 4, stalled.rate(4, t)},
+                                       {2, 1, 7, steady.rate(7, t - std::chrono::seconds(2))}};
+  CHECK(place_next(c) == 2u);
+  // An idle worker (no leases) keeps its rate: idleness is not slowness.
+  ThroughputMeter idle = steady;
+  CHECK(*idle.rate(0, t + std::chrono::minutes(5)) == doctest::Approx(before).epsilon(0.3));
+}
+
+TEST_CASE("a node admitted but never joined is lost once silent past the limit, and active if its join still comes") {
+  NodeTable t;
+  uint32_t a = t.admit("gpu-1", "host#1", 8, 1000);
+  uint32_t b = t.admit("gpu-2", "host#2", 8, 1000);
+  t.joined(b, {"solve"}, 8);
+  t.age(4500, 1000, 10000);
+  CHECK(t.find(a)->state == "suspected");
+  t.age(11500, 1000, 10000);
+  CHECK(t.find(a)->state == "lost");
+  CHECK(t.find(b)->state == "suspected");  // a joined node is lost by its connection, not by silence
+  CHECK(t.live() == 1);
+  t.joined(a, {"execute"}, 4);
+  CHECK(t.find(a)->state == "active");
 }

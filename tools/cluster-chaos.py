@@ -14,7 +14,17 @@ Runs one job twice, each with its own LLM simulator (tools/llm-sim):
                leave     SIGTERM a worker (it leaves; its leases go back)
                coord     SIGKILL the coordinator and start it again with the same
                          command (it resumes from its log; the workers reconnect)
+               partition (with --netns) cut a worker's network for longer than
+                         the heartbeat timeout, then heal it
              keeping at least two workers alive.
+
+With --netns (root, `ip netns`) every worker is its own host: a network
+namespace joined to the coordinator's by a veth pair, its own address
+(10.213.N.2), and its own simulator on its own loopback, as each GPU node
+serves its own model on localhost. The coordinator listens on 0.0.0.0 (the
+token is required off loopback). A partition drops every packet both ways
+(a `pfifo limit 0` queue on each end of the pair; netem is not needed): the
+coordinator cannot tell it from a freeze, and nothing tells the worker.
 
 The job: the offline variant generator feeding the sandbox and an LLM solver
 (3 samples, majority) served by the simulator, as in tools/crash-test.py.
@@ -25,7 +35,7 @@ line taken back, and 0 finished code runs or model calls made again (from
 the audit trail all processes append to). Prints one verdict line; exit 0
 pass, 1 violation, 2 could not run.
 
-  tools/cluster-chaos.py --build build --items 5000 --faults 50
+  tools/cluster-chaos.py --build build --items 5000 --faults 50 [--netns [auto]]
 """
 import argparse
 import importlib.util
@@ -56,6 +66,99 @@ def free_port():
     return port
 
 
+class Netns:
+    """Worker hosts as network namespaces, each joined to this one by a veth pair."""
+
+    def __init__(self, seed):
+        self.tag = "%04x" % ((os.getpid() ^ seed) & 0xffff)
+        self.names = []
+        self.why = ""
+
+    def ns(self, n):
+        return "vfc%s-%d" % (self.tag, n)
+
+    def host_address(self, n):
+        return "10.213.%d.1" % n
+
+    def _run(self, *cmds):
+        for c in cmds:
+            subprocess.run(c, shell=True, check=True, capture_output=True, text=True)
+
+    def usable(self):
+        probe = "vfc%s-probe" % self.tag
+        try:
+            self._run("ip netns add %s" % probe)
+            try:
+                # What add_host and a partition need: a veth pair across
+                # namespaces and a queue on it.
+                self._run("ip link add vfc%sph type veth peer name vfc%spw" % (self.tag, self.tag),
+                          "ip link set vfc%spw netns %s" % (self.tag, probe),
+                          "tc qdisc add dev vfc%sph root pfifo limit 0" % self.tag)
+            finally:
+                subprocess.run("ip link del vfc%sph" % self.tag, shell=True, capture_output=True)
+                subprocess.run("ip netns del %s" % probe, shell=True, capture_output=True)
+            return True
+        except (subprocess.CalledProcessError, FileNotFoundError) as e:
+            self.why = getattr(e, "stderr", "") or str(e)
+            return False
+
+    def add_host(self, n):
+        if n > 250:
+            raise RuntimeError("more than 250 worker hosts")
+        ns, h, w = self.ns(n), "vfc%sh%d" % (self.tag, n), "vfc%sw%d" % (self.tag, n)
+        self._run("ip netns add %s" % ns,
+                  "ip link add %s type veth peer name %s" % (h, w),
+                  "ip link set %s netns %s" % (w, ns),
+                  "ip addr add %s/24 dev %s" % (self.host_address(n), h),
+                  "ip link set %s up" % h,
+                  "ip -n %s addr add 10.213.%d.2/24 dev %s" % (ns, n, w),
+                  "ip -n %s link set %s up" % (ns, w),
+                  "ip -n %s link set lo up" % ns)
+        self.names.append((n, ns, h, w))
+        return ns
+
+    def start_sim(self, ns, build, work, name, seed, port):
+        # The node's own model server on its own loopback, on the port the
+        # job's [[endpoints]] names (each namespace has its own ports).
+        out = open(os.path.join(work, name + ".sim.out"), "w+")
+        err = open(os.path.join(work, name + ".sim.err"), "w")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, os.path.join(build, "llm-sim"), "--port", str(port), "--seeds",
+             os.path.join(SRC, "configs/seeds"), "--seed", str(seed), "--latency-ms", "5", "--latency-jitter-ms", "4",
+             "--solver-accuracy", "0.8", "--solve-variants"], stdout=out, stderr=err)
+        for _ in range(600):
+            out.seek(0)
+            if "listening on" in out.read():
+                return proc
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError("llm-sim did not start in %s: %s" % (ns, open(err.name).read()))
+
+    def _ends(self, ns):
+        for n, name, h, w in self.names:
+            if name == ns:
+                return h, w
+        raise KeyError(ns)
+
+    def cut(self, ns):
+        h, w = self._ends(ns)
+        # A queue of length 0 on each end drops every packet, silently.
+        self._run("tc qdisc add dev %s root pfifo limit 0" % h,
+                  "ip netns exec %s tc qdisc add dev %s root pfifo limit 0" % (ns, w))
+
+    def heal(self, ns):
+        h, w = self._ends(ns)
+        self._run("tc qdisc del dev %s root" % h, "ip netns exec %s tc qdisc del dev %s root" % (ns, w))
+
+    def remove_all(self):
+        for n, ns, h, w in self.names:
+            subprocess.run("ip netns pids %s | xargs -r kill -9" % ns, shell=True, capture_output=True)
+            subprocess.run(["ip", "link", "del", h], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.names = []
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
@@ -64,7 +167,19 @@ def main():
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--netns", nargs="?", const="yes", choices=["yes", "auto"],
+                    help="each worker in its own network namespace; adds partitions "
+                         "(auto: only where namespaces are usable, else loopback)")
     a = ap.parse_args()
+    net = Netns(a.seed) if a.netns else None
+    if net and not net.usable() and a.netns == "auto":
+        print("cluster-chaos: network namespaces are not available here (%s): workers on loopback, no partitions"
+              % net.why)
+        net = None
+    if net and not net.usable():
+        print("cluster-chaos: SKIP network namespaces are not available here (needs root and `ip netns`):",
+              net.why)
+        return 77
     rng = random.Random(a.seed)
     exe = os.path.join(a.build, "veriforge")
     work = tempfile.mkdtemp(prefix="veriforge-chaos-")
@@ -95,7 +210,8 @@ def main():
         job = os.path.join(work, "job")
         keys = ["--set", "cluster.heartbeat_interval_ms=%d" % HEARTBEAT_MS,
                 "--set", "cluster.heartbeat_timeout_ms=%d" % TIMEOUT_MS]
-        coord_cmd = [exe, "run", cfg, "--out", job, "--no-progress", "--listen", "127.0.0.1:%d" % port,
+        listen_host = "0.0.0.0" if net else "127.0.0.1"
+        coord_cmd = [exe, "run", cfg, "--out", job, "--no-progress", "--listen", "%s:%d" % (listen_host, port),
                      "--set", "cluster.local_workers=false"] + keys
         logs = {"n": 0}
 
@@ -121,11 +237,21 @@ def main():
         workers = {}
         next_worker = [1]
 
+        hosts = {}  # worker name -> its namespace (with --netns)
+
         def start_worker():
-            name = "w%d" % next_worker[0]
+            n = next_worker[0]
+            name = "w%d" % n
             next_worker[0] += 1
-            workers[name] = spawn([exe, "worker", "--join", "127.0.0.1:%d" % port, "--name", name,
-                                   "--set", "executor.workers=1", "--give-up-after", "10"] + keys, name)
+            cmd = [exe, "worker", "--join", "127.0.0.1:%d" % port, "--name", name,
+                   "--set", "executor.workers=1", "--give-up-after", "10"] + keys
+            if net:
+                ns = net.add_host(n)
+                hosts[name] = ns
+                sims.append(net.start_sim(ns, a.build, work, name, a.seed, sim_port))
+                cmd = ["ip", "netns", "exec", ns] + cmd
+                cmd[cmd.index("--join") + 1] = "%s:%d" % (net.host_address(n), port)
+            workers[name] = spawn(cmd, name)
 
         coord = start_coordinator()
         for _ in range(a.workers):
@@ -133,7 +259,10 @@ def main():
         follower = crash.Follower(os.path.join(job, "accepted.jsonl"))
         follower.start()
         faults = {"kill": 0, "freeze": 0, "join": 0, "leave": 0, "coord": 0}
+        if net:
+            faults["partition"] = 0
         frozen = []
+        cut = []  # (namespace, heal at)
         done_faults = 0
         exits = []
         deadline = time.time() + max(1800, 20 * ref_s)
@@ -151,11 +280,19 @@ def main():
                 if time.time() >= until:
                     p.send_signal(signal.SIGCONT)
                     frozen.remove((p, until))
+            for ns, until in list(cut):
+                if time.time() >= until:
+                    net.heal(ns)
+                    cut.remove((ns, until))
             if done_faults >= a.faults or coord.poll() is not None:
                 continue
-            alive = [n for n, p in workers.items() if p.poll() is None and all(p is not f for f, _ in frozen)]
-            kind = rng.choice(["kill", "freeze", "join", "leave", "coord", "kill", "join"])
-            if kind in ("kill", "freeze", "leave") and len(alive) <= 2:
+            alive = [n for n, p in workers.items() if p.poll() is None and all(p is not f for f, _ in frozen)
+                     and all(hosts.get(n) != ns for ns, _ in cut)]
+            kinds = ["kill", "freeze", "join", "leave", "coord", "kill", "join"]
+            if net:
+                kinds += ["partition", "partition"]
+            kind = rng.choice(kinds)
+            if kind in ("kill", "freeze", "leave", "partition") and len(alive) <= 2:
                 kind = "join"
             if kind == "kill":
                 workers[rng.choice(alive)].send_signal(signal.SIGKILL)
@@ -163,6 +300,10 @@ def main():
                 p = workers[rng.choice(alive)]
                 p.send_signal(signal.SIGSTOP)
                 frozen.append((p, time.time() + TIMEOUT_MS / 1000.0 + 1.0))
+            elif kind == "partition":
+                ns = hosts[rng.choice(alive)]
+                net.cut(ns)
+                cut.append((ns, time.time() + TIMEOUT_MS / 1000.0 + 1.0))
             elif kind == "join":
                 start_worker()
             elif kind == "leave":
@@ -182,6 +323,9 @@ def main():
         for p, _ in frozen:
             p.send_signal(signal.SIGCONT)
             missed_end.add(p.pid)
+        for ns, _ in cut:
+            net.heal(ns)
+            missed_end.update(workers[n].pid for n, h in hosts.items() if h == ns)
         if coord.poll() is None:
             print("FAIL the job did not finish in time")
             return 1
@@ -195,7 +339,7 @@ def main():
                 continue
             try:
                 c = p.wait(timeout=30)
-                errs = sorted(f for f in os.listdir(work) if f.startswith(name + "."))
+                errs = sorted(f for f in os.listdir(work) if f.startswith(name + ".") and ".sim." not in f)
                 tail = open(os.path.join(work, errs[-1])).read()[-800:] if errs else ""
                 # A worker that was still joining when the job ended missed the
                 # news; it finds no coordinator and gives up (exit 2) after
@@ -248,6 +392,8 @@ def main():
                     p.kill()
                 except ProcessLookupError:
                     pass
+        if net:
+            net.remove_all()
         if not a.keep:
             subprocess.run(["rm", "-rf", work])
         else:

@@ -17,7 +17,7 @@
 //   recovery  a worker holding leases is killed: time until its leases run
 //             on another worker (from the coordinator's log).
 //
-//   cluster_bench [--items N] [--workers 1,2,4] [--scaling 1,2,4,8] [--slots S] [--latency-ms L]
+//   cluster_bench [--items N] [--workers 1,2,4] [--scaling 1,2,4,8] [--slots S] [--latency-ms L] [--seconds T]
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -50,10 +50,23 @@ struct Run {
   double rate = 0;
   double steady = 0;  // items/s between a quarter and three quarters of the items (no start-up, no drain)
   double peak_rss_mib = 0;
+  // Resident memory sampled every 100 ms: the highest while the writer had
+  // decided less than half of the items, and the highest after. Equal halves
+  // mean memory does not grow with the items done.
+  double first_half_rss_mib = 0;
+  double second_half_rss_mib = 0;
   std::string log_path;
 };
 
 std::string g_work;
+
+double current_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return 0;
+}
 
 double peak_rss_mib() {
   rusage u{};
@@ -128,6 +141,7 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
   parts.dataset.target = n;
   parts.dataset.sync = true;
   RunControl control;
+  std::atomic<uint64_t> decided{0};
   std::vector<std::pair<double, uint64_t>> progress;  // (seconds since t0, items decided by the writer)
   std::vector<pid_t> pids;
   auto t0 = std::chrono::steady_clock::now();
@@ -136,8 +150,19 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
     if (w == stages.end()) return;
     progress.emplace_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                           w->second.accepted + w->second.rejected);
+    decided = w->second.accepted + w->second.rejected;
   };
   PipelineOutcome outcome;
+  std::atomic<bool> sampling{true};
+  double first_half = 0, second_half = 0;
+  std::thread sampler([&] {
+    while (sampling) {
+      double rss = current_rss_mib();
+      double& half = decided.load() < n / 2 ? first_half : second_half;
+      half = std::max(half, rss);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   if (workers == 0) {
     outcome = run_pipeline(plan, work.value(), std::move(parts), LocalWork{}, control);
   } else {
@@ -174,6 +199,8 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
     }
     outcome = std::move(r.value());
   }
+  sampling = false;
+  sampler.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (pid_t p : pids) {
     int status = 0;
@@ -200,6 +227,8 @@ Run run_job(uint64_t n, uint32_t samples, uint32_t workers, const std::vector<in
   run.steady = (a && b && b->first > a->first) ? static_cast<double>(b->second - a->second) / (b->first - a->first)
                                                : run.rate;
   run.peak_rss_mib = peak_rss_mib();
+  run.first_half_rss_mib = first_half;
+  run.second_half_rss_mib = second_half;
   return run;
 }
 
@@ -212,19 +241,21 @@ Run run_in_child(uint64_t n, uint32_t samples, uint32_t workers, const std::vect
   if (pid == 0) {
     close(fds[0]);
     Run r = run_job(n, samples, workers, sims, slots, tag);
-    double both[2] = {r.rate, r.steady};
+    double both[4] = {r.rate, r.steady, r.first_half_rss_mib, r.second_half_rss_mib};
     if (write(fds[1], both, sizeof both) != sizeof both) _exit(2);
     _exit(0);
   }
   close(fds[1]);
   Run r;
-  double both[2] = {0, 0};
+  double both[4] = {0, 0, 0, 0};
   if (read(fds[0], both, sizeof both) != sizeof both) {
     std::fprintf(stderr, "cluster_bench: run %s failed\n", tag.c_str());
     std::exit(2);
   }
   r.rate = both[0];
   r.steady = both[1];
+  r.first_half_rss_mib = both[2];
+  r.second_half_rss_mib = both[3];
   close(fds[0]);
   int status = 0;
   rusage u{};
@@ -247,7 +278,7 @@ int main(int argc, char** argv) {
   uint64_t items = 100000;
   std::vector<uint32_t> ceiling_workers = {1, 2, 4};
   std::vector<uint32_t> scaling_workers = {1, 2, 4, 8};
-  uint32_t slots = 8, latency_ms = 200, samples = 1;
+  uint32_t slots = 8, latency_ms = 200, seconds = 45;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--items" && i + 1 < argc) items = std::strtoull(argv[++i], nullptr, 10);
@@ -255,9 +286,11 @@ int main(int argc, char** argv) {
     else if (a == "--scaling" && i + 1 < argc) scaling_workers = parse_list(argv[++i]);
     else if (a == "--slots" && i + 1 < argc) slots = static_cast<uint32_t>(std::stoul(argv[++i]));
     else if (a == "--latency-ms" && i + 1 < argc) latency_ms = static_cast<uint32_t>(std::stoul(argv[++i]));
+    else if (a == "--seconds" && i + 1 < argc) seconds = static_cast<uint32_t>(std::stoul(argv[++i]));
     else {
       std::fprintf(stderr,
-                   "usage: cluster_bench [--items N] [--workers 1,2,4] [--scaling 1,2,4,8] [--slots S] [--latency-ms L]\n");
+                   "usage: cluster_bench [--items N] [--workers 1,2,4] [--scaling 1,2,4,8] [--slots S] [--latency-ms L]\n"
+                   "                     [--seconds T (a scaling run's length at full rate)]\n");
       return 1;
     }
   }
@@ -267,22 +300,29 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);
 
-  std::printf("coordinator ceiling: %llu items arrive executed and solved; verify on the joined workers only; "
-              "log on, sync batch; 2 cores shared by every process\n",
-              (unsigned long long)items);
-  std::printf("%10s %12s %12s %14s\n", "workers", "items/s", "vs 1 process", "coord peak MiB");
-  Run local = run_in_child(items, 4, 0, {}, slots, "local");
-  std::printf("%10s %12.0f %12.3f %14.1f\n", "in-process", local.rate, 1.0, local.peak_rss_mib);
-  for (uint32_t w : ceiling_workers) {
-    Run r = run_in_child(items, 4, w, {}, slots, "ceiling-" + std::to_string(w));
-    std::printf("%10u %12.0f %12.3f %14.1f\n", w, r.rate, r.rate / local.rate, r.peak_rss_mib);
-    std::fflush(stdout);
-  }
-  // Memory against job size: the same cluster run, four times the items.
-  {
-    Run big = run_in_child(items * 4, 4, ceiling_workers.back(), {}, slots, "ceiling-big");
-    std::printf("%10u %12.0f %12.3f %14.1f   (x4 items: the coordinator's memory does not grow with the job)\n",
-                ceiling_workers.back(), big.rate, big.rate / local.rate, big.peak_rss_mib);
+  if (!ceiling_workers.empty()) {
+    std::printf("coordinator ceiling: %llu items arrive executed and solved; verify on the joined workers only; "
+                "log on, sync batch; 2 cores shared by every process\n",
+                (unsigned long long)items);
+    std::printf("%10s %12s %12s %14s %12s %12s\n", "workers", "items/s", "vs 1 process", "coord peak MiB",
+                "1st half MiB", "2nd half MiB");
+    Run local = run_in_child(items, 4, 0, {}, slots, "local");
+    std::printf("%10s %12.0f %12.3f %14.1f %12.1f %12.1f\n", "in-process", local.rate, 1.0, local.peak_rss_mib,
+                local.first_half_rss_mib, local.second_half_rss_mib);
+    for (uint32_t w : ceiling_workers) {
+      Run r = run_in_child(items, 4, w, {}, slots, "ceiling-" + std::to_string(w));
+      std::printf("%10u %12.0f %12.3f %14.1f %12.1f %12.1f\n", w, r.rate, r.rate / local.rate, r.peak_rss_mib,
+                  r.first_half_rss_mib, r.second_half_rss_mib);
+      std::fflush(stdout);
+    }
+    // Memory against job size: the same cluster run, four times the items.
+    for (uint64_t times : {4, 16}) {
+      Run big = run_in_child(items * times, 4, ceiling_workers.back(), {}, slots, "ceiling-x" + std::to_string(times));
+      std::printf("%10u %12.0f %12.3f %14.1f %12.1f %12.1f   (x%llu items)\n", ceiling_workers.back(), big.rate,
+                  big.rate / local.rate, big.peak_rss_mib, big.first_half_rss_mib, big.second_half_rss_mib,
+                  (unsigned long long)times);
+      std::fflush(stdout);
+    }
   }
 
   if (!scaling_workers.empty()) {
@@ -305,7 +345,9 @@ int main(int argc, char** argv) {
       }
       ports.push_back(port);
     }
-    uint64_t per_worker_items = static_cast<uint64_t>(slots) * 1000 / latency_ms * 15;  // ~15 s at one worker
+    // Every run lasts ~T s at the full rate, so start-up (processes, joins)
+    // and the drain weigh the same at every size.
+    uint64_t per_worker_items = static_cast<uint64_t>(slots) * 1000 / latency_ms * seconds;
     std::printf("\nscaling: each worker solves with its own llm-sim (%u slots, L = %u ms: %u items/s at most)\n",
                 slots, latency_ms, slots * 1000 / latency_ms);
     std::printf("%10s %10s %12s %12s %10s %12s %10s\n", "workers", "items", "items/s", "linear", "of linear",
