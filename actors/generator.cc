@@ -18,7 +18,8 @@ class Generator : public Stage<wire::generator_actor::base> {
       : Stage(cfg, {"generator", 1, setup.batch_size, setup.report_interval_ms}, std::move(monitor)),
         setup_(std::move(setup)),
         in_flight_(std::make_move_iterator(setup_.in_flight.begin()), std::make_move_iterator(setup_.in_flight.end())),
-        issued_(setup_.resume_from.issued) {
+        issued_(setup_.resume_from.issued),
+        paused_(setup_.start_paused) {
     setup_.in_flight.clear();
     use_log(setup_.log);
     if (setup_.resume_from.ended) {
@@ -44,6 +45,12 @@ class Generator : public Stage<wire::generator_actor::base> {
         },
         [this](wire::log_done_msg& m) {
           on_log_done(m);
+          produce();
+        },
+        [this](wire::pause_msg& m) {
+          if (!m.ok() || m.value.paused == paused_) return;
+          paused_ = m.value.paused;
+          spdlog::info("stage=generator event={} issued={}", paused_ ? "paused" : "resumed", issued_);
           produce();
         },
     };
@@ -85,7 +92,7 @@ class Generator : public Stage<wire::generator_actor::base> {
       forward(std::move(in_flight_.front()));
       in_flight_.pop_front();
     }
-    while (in_flight_.empty() && !stopping_ && room() > 0) {
+    while (in_flight_.empty() && !stopping_ && !paused_ && room() > 0) {
       std::vector<Item> batch;
       uint64_t want = std::min<uint64_t>(room(), batch_size());
       while (batch.size() < want) {
@@ -131,6 +138,7 @@ class Generator : public Stage<wire::generator_actor::base> {
   GeneratorSetup setup_;
   std::deque<Item> in_flight_;  // recovered from the log, sent before anything new
   uint64_t issued_ = 0;         // ids issued over every session: the next new item's id
+  bool paused_ = false;         // an operator's pause: nothing new is made until resumed
   uint64_t committing_ = 0;     // made, waiting for the log
   bool stopping_ = false;
   bool ending_ = false;

@@ -128,11 +128,13 @@ Status Pipeline::start() {
   g.resume_from = parts_.resume_from;
   g.in_flight = std::move(parts_.in_flight);
   g.target_covered = parts_.target_covered;
+  g.start_paused = parts_.start_paused;
   g.max_items = plan_.max_items;
   g.batch_size = plan_.batch_size;
   g.report_interval_ms = plan_.report_interval_ms;
   g.next = next;
   auto generator = spawn_generator(sys_, std::move(g), monitor);
+  generator_ = generator;
   actors_.emplace_back(caf::actor_cast<caf::actor>(generator), "generator");
   // The actors hold what they use from here on; the last to go closes it.
   parts_ = CoordinatorParts{};
@@ -146,12 +148,17 @@ PipelineOutcome Pipeline::wait(const RunControl& control) {
   std::map<caf::actor_addr, std::string> names;
   for (const auto& [actor, name] : actors_) names[actor.address()] = name;
   bool done = false;
+  bool paused = parts_.start_paused;
   // Checked after every message, not only when none comes for a while: a
   // busy job reports many times a second.
   auto interrupted = [&] {
-    if (!done && control.interrupt && control.interrupt->load()) {
+    if (!done && ((control.interrupt && control.interrupt->load()) || (control.stop_now && control.stop_now->load()))) {
       outcome.error = "interrupted";
       done = true;
+    }
+    if (control.pause && control.pause->load() != paused && generator_) {
+      paused = !paused;
+      self_->send(generator_, wire::pack(wire::Pause{paused}));
     }
   };
   self_->receive_while([&] { return !done; })(

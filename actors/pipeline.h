@@ -54,6 +54,7 @@ struct GeneratorSetup {
   GeneratorCheckpoint resume_from;
   std::vector<Item> in_flight;
   bool target_covered = false;  // the writer's log says the target is covered: issue nothing new
+  bool start_paused = false;    // an operator paused the job (logged): issue nothing until resumed
   uint64_t max_items = 0;       // 0: unlimited
   uint32_t batch_size = 8;
   uint32_t report_interval_ms = 500;
@@ -195,6 +196,7 @@ struct CoordinatorParts {
   GeneratorCheckpoint resume_from;
   std::vector<Item> in_flight;
   bool target_covered = false;
+  bool start_paused = false;  // an operator's pause, logged: the generator starts paused
   std::shared_ptr<SimilarityFilter> similarity;
   std::shared_ptr<AuditTrail> audit;
   DatasetWriterSetup dataset;       // plan.writer == kDataset
@@ -216,6 +218,11 @@ struct RunControl {
   // Called on the calling thread with the latest report of each stage.
   std::function<void(const std::map<std::string, wire::StageReport>&)> on_progress;
   const std::atomic<bool>* interrupt = nullptr;
+  // An operator's pause: while true the generator issues no new item (checked
+  // after every message wait() receives, and at least every 200 ms).
+  const std::atomic<bool>* pause = nullptr;
+  // An operator's stop now: as interrupt (what was committed stays; resumable).
+  const std::atomic<bool>* stop_now = nullptr;
 };
 
 // One job's actors in an actor system the caller owns (configured with
@@ -252,6 +259,7 @@ class Pipeline {
   caf::scoped_actor self_;
   std::vector<std::pair<caf::actor, std::string>> actors_;  // every actor, for monitoring and stopping
   std::map<std::string, wire::stage_actor> dispatchers_;
+  wire::generator_actor generator_;  // where an operator's pause goes
   bool ended_ = false;
 };
 

@@ -25,6 +25,7 @@ void register_all(Registrar r) {
   r.add<LogDone>();
   r.add<Tick>();
   r.add<ReportDue>();
+  r.add<Pause>();
   r.add<StageReport>();
   r.add<JobReport>();
   r.add<Hello>();

@@ -152,6 +152,14 @@ struct Tick {
 
 // A stage's timer: time to report, whether anything moved or not (a stalled
 // stage must still be seen, with what it holds).
+// An operator's pause (true) or resume (false): the generator issues no new
+// item while paused; what is in flight finishes.
+struct Pause {
+  static constexpr const char* kWireName = "vf.pause";
+  bool paused = false;
+  MSGPACK_DEFINE(paused)
+};
+
 struct ReportDue {
   static constexpr const char* kWireName = "vf.report_due";
   uint64_t n = 0;
@@ -335,6 +343,7 @@ using call_done_msg = Msg<CallDone>;
 using log_done_msg = Msg<LogDone>;
 using tick_msg = Msg<Tick>;
 using report_due_msg = Msg<ReportDue>;
+using pause_msg = Msg<Pause>;
 using stage_report_msg = Msg<StageReport>;
 using job_report_msg = Msg<JobReport>;
 using hello_msg = Msg<Hello>;
@@ -364,7 +373,8 @@ using downstream_actor =
 // What a stage that sends items understands.
 using upstream_actor = caf::typed_actor<caf::reacts_to<credit_msg>>;
 // The generator: sends items, logs them first.
-using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>>;
+using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>,
+                                               caf::reacts_to<pause_msg>>;
 // A stage's dispatcher: receives and sends items, leases work to workers,
 // logs their results.
 using stage_actor = downstream_actor::extend_with<upstream_actor>::extend<

@@ -236,6 +236,11 @@ const std::vector<Field>& fields() {
             "process crash only)."),
       field("checkpoint.sync_interval_ms", O, VF_KEY(checkpoint.sync_interval_ms),
             "Interval of checkpoint.sync = \"interval\".", 1, 60000),
+      field("console.listen", O, VF_KEY(console.listen),
+            "Serve the operator console at HOST:PORT (port 0: any free port; the URL goes to DIR/console.url). "
+            "A non-loopback address needs VERIFORGE_CONSOLE_TOKEN."),
+      field("console.read_only", O, VF_KEY(console.read_only),
+            "Serve the console's page and API but refuse every control."),
       field("cluster.local_workers", O, VF_KEY(cluster.local_workers),
             "With run --listen: whether the coordinator's own process also does stage work (false: only the "
             "workers that join)."),

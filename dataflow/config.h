@@ -155,6 +155,11 @@ struct ClusterSection {  // [cluster]: a coordinator (run --listen) and the work
   bool tls() const { return !tls_certificate.empty(); }
 };
 
+struct ConsoleSection {  // [console]: the operator console served by the running job
+  std::string listen;      // HOST:PORT (port 0: any free port); empty: no console (run --console sets it)
+  bool read_only = false;  // serve the page and the API, refuse every control
+};
+
 struct CheckpointSection {  // [checkpoint]
   bool log = true;              // false: no stage logging; the job cannot resume
   std::string sync = "batch";   // batch | interval | none
@@ -178,6 +183,7 @@ struct JobConfig {
   PipelineSection pipeline;
   CheckpointSection checkpoint;
   ClusterSection cluster;
+  ConsoleSection console;
   WriterSection writer;
   std::vector<EndpointSpec> endpoints;
 

@@ -14,6 +14,7 @@
 
 #include "dataflow/checkpoint.h"
 #include "job/cluster.h"
+#include "job/console_link.h"
 #include "dataflow/output_recovery.h"
 #include "model/client.h"
 #include "storage/codec.h"
@@ -333,6 +334,27 @@ JobResult Job::run(const RunControl& control) {
   local_.executor.reset();  // the workers own the pool; it goes with the actor system
   RunControl with_threads = control;
   if (!with_threads.scheduler_threads) with_threads.scheduler_threads = config_.pipeline.threads;
+  std::unique_ptr<ConsoleLink> console;
+  std::string console_listen = request_.console.empty() ? config_.console.listen : request_.console;
+  if (!console_listen.empty()) {
+    auto started = ConsoleLink::start({console_listen, config_.console.read_only}, store_, config_, out_dir_);
+    if (!started) {
+      result.error = started.error();
+      return result;
+    }
+    console = std::move(started.value());
+    std::fprintf(stderr, "veriforge: console at %s (token: VERIFORGE_CONSOLE_TOKEN or %s/console.token)\n",
+                 console->url().c_str(), out_dir_.c_str());
+    parts.start_paused = console->paused();
+    with_threads.pause = console->pause_flag();
+    with_threads.stop_now = console->stop_flag();
+    auto outer = control.on_progress;
+    ConsoleLink* link = console.get();
+    with_threads.on_progress = [outer, link](const std::map<std::string, wire::StageReport>& stages) {
+      link->update(stages);
+      if (outer) outer(stages);
+    };
+  }
   PipelineOutcome outcome;
   if (request_.listen.empty()) {
     outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), with_threads);
@@ -346,7 +368,10 @@ JobResult Job::run(const RunControl& control) {
   }
   result.ok = outcome.ok;
   result.error = outcome.error;
-  result.interrupted = control.interrupt && control.interrupt->load() && !outcome.ok;
+  result.interrupted = ((control.interrupt && control.interrupt->load()) ||
+                        (console && console->stop_flag()->load())) &&
+                       !outcome.ok;
+  if (console) console->finished(outcome.ok, outcome.error);
   result.stages = std::move(outcome.stages);
   result.summary = std::move(outcome.summary);
   if (result.ok) {

@@ -45,6 +45,7 @@ struct JobRequest {
   bool force = false;                  // resume under a changed config or seed set
   std::string cwd;                     // where relative paths were meant (for `resume`)
   std::string listen;                  // HOST:PORT: coordinate workers that join (run --listen)
+  std::string console;                 // HOST:PORT: serve the operator console (run --console; else console.listen)
   // Called once the coordinator listens, with the port it got (port 0 asks for any).
   std::function<void(uint16_t)> on_listening;
   Env* env = Env::posix();             // the log's and outputs' files go through it (tests inject faults)

@@ -44,6 +44,7 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<LogDone>())
       .or_else(echo_one<Tick>())
       .or_else(echo_one<ReportDue>())
+      .or_else(echo_one<Pause>())
       .or_else(echo_one<StageReport>())
       .or_else(echo_one<JobReport>())
       .or_else(echo_one<Hello>())
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
     }));
     cases.push_back(make_case<Tick>({3}, [](auto& a, auto& b) { return a.n == b.n; }));
     cases.push_back(make_case<ReportDue>({4}, [](auto& a, auto& b) { return a.n == b.n; }));
+    cases.push_back(make_case<Pause>({true}, [](auto& a, auto& b) { return a.paused == b.paused; }));
     cases.push_back(make_case<RunDone>({9, sample_item(9).executions.at(0)}, [](auto& a, auto& b) {
       return a.lease == b.lease && a.execution.output == b.execution.output &&
              a.execution.error_tail == b.execution.error_tail && a.execution.status == b.execution.status;

@@ -4,7 +4,7 @@
 The layers, lowest first (README "Layout"):
 
   0  base/                                   errors, text, hashing
-  1  storage/  sandbox/  model/  dataflow/equiv/   each on its own, on base
+  1  storage/  sandbox/  model/  console/  dataflow/equiv/   each on its own, on base
   2  dataflow/                               pure pipeline logic
   3  actors/                                 CAF shells around it
   4  job/                                    a job's lifecycle
@@ -26,6 +26,7 @@ LAYERS = [  # (folder prefix, rank); the longest matching prefix wins
     ("storage/", 1),
     ("sandbox/", 1),
     ("model/", 1),
+    ("console/", 1),
     ("dataflow/equiv/", 1),
     ("dataflow/", 2),
     ("actors/", 3),

@@ -21,6 +21,8 @@ packages=(
   dpkg-dev file python3-yaml
   # network namespaces and traffic control for the cluster chaos test (separate hosts, partitions)
   iproute2
+  # the console's /metrics (prometheus-cpp's registry and text exposition); promtool checks a scrape in the tests
+  prometheus-cpp-dev prometheus
   # the sandbox's interpreter and the modules seeds use
   python3 python3-msgpack python3-sympy python3-numpy python3-networkx python3-scipy
   python3-cryptography python3-gmpy2 python3-pycryptodome

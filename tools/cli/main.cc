@@ -305,6 +305,10 @@ int main(int argc, char** argv) {
   run->add_option("--listen", listen,
                   "Coordinate a cluster: accept worker nodes on HOST:PORT (they join with 'veriforge worker "
                   "--join'); beyond loopback it needs VERIFORGE_CLUSTER_TOKEN or cluster.token_file");
+  std::string console_listen;
+  run->add_option("--console", console_listen,
+                  "Serve the operator console at HOST:PORT (port 0: any free port); the URL is printed and written "
+                  "to DIR/console.url, the token for controls is VERIFORGE_CONSOLE_TOKEN or DIR/console.token");
   run->footer(keys_help());
 
   auto* resume = app.add_subcommand("resume", "Resume the job in DIR with the command it was started with.");
@@ -388,6 +392,7 @@ int main(int argc, char** argv) {
     r.skip_invalid_seeds = skip_invalid;
     r.force = force;
     r.listen = listen;
+    r.console = console_listen;
     std::error_code ec;
     r.cwd = fs::current_path(ec).string();
     return cmd_run(r, no_progress, log_level);
