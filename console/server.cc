@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include <mutex>
-#include <set>
+#include <map>
 #include <thread>
 
 namespace vf::console {
@@ -27,7 +27,10 @@ struct ConsoleServer::Impl {
   event* tick = nullptr;
   uint16_t port = 0;
   std::thread thread;
-  std::set<evhttp_request*> subscribers;  // open event streams (loop thread only)
+  // Open event streams by connection (loop thread only). Keyed by the
+  // connection because once it fails libevent detaches the request from it
+  // (the request no longer names its connection) and leaves it to us.
+  std::map<evhttp_connection*, evhttp_request*> subscribers;
 
   Impl(PolicySettings s, ConsoleHooks h) : settings(s), policy(std::move(s)), hooks(std::move(h)) {}
 };
@@ -99,23 +102,37 @@ std::string body_of(evhttp_request* req) {
 }
 
 void on_stream_closed(evhttp_connection* conn, void* arg) {
+  // libevent detached the unfinished request from the failed connection and
+  // left it to us (it frees only requests whose reply ended).
   auto* impl = static_cast<ConsoleServer::Impl*>(arg);
-  for (auto it = impl->subscribers.begin(); it != impl->subscribers.end();) {
-    if (evhttp_request_get_connection(*it) == conn) it = impl->subscribers.erase(it);
-    else ++it;
-  }
+  auto it = impl->subscribers.find(conn);
+  if (it == impl->subscribers.end()) return;
+  evhttp_request_free(it->second);
+  impl->subscribers.erase(it);
 }
 
 void push_events(evutil_socket_t, short, void* arg) {
   auto* impl = static_cast<ConsoleServer::Impl*>(arg);
   if (impl->subscribers.empty() || !impl->hooks.job) return;
   std::string frame = "event: job\ndata: " + impl->hooks.job().dump() + "\n\n";
-  for (evhttp_request* req : impl->subscribers) {
+  for (auto [conn, req] : impl->subscribers) {
     evbuffer* buf = evbuffer_new();
     evbuffer_add(buf, frame.data(), frame.size());
     evhttp_send_reply_chunk(req, buf);
     evbuffer_free(buf);
   }
+}
+
+// On the loop's thread: end every open stream (libevent frees a request only
+// once its reply ends), then leave the loop.
+void shut_down(evutil_socket_t, short, void* arg) {
+  auto* impl = static_cast<ConsoleServer::Impl*>(arg);
+  for (auto [conn, req] : impl->subscribers) {
+    evhttp_connection_set_closecb(conn, nullptr, nullptr);
+    evhttp_send_reply_end(req);
+  }
+  impl->subscribers.clear();
+  event_base_loopexit(impl->base, nullptr);
 }
 
 void open_stream(ConsoleServer::Impl* impl, evhttp_request* req) {
@@ -124,8 +141,9 @@ void open_stream(ConsoleServer::Impl* impl, evhttp_request* req) {
   evhttp_add_header(h, "Cache-Control", "no-store");
   evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
   evhttp_send_reply_start(req, 200, "OK");
-  impl->subscribers.insert(req);
-  evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_stream_closed, impl);
+  evhttp_connection* conn = evhttp_request_get_connection(req);
+  impl->subscribers[conn] = req;
+  evhttp_connection_set_closecb(conn, on_stream_closed, impl);
   // The first frame at once, so a page shows numbers before the first tick.
   if (impl->hooks.job) {
     std::string frame = "retry: 2000\nevent: job\ndata: " + impl->hooks.job().dump() + "\n\n";
@@ -279,9 +297,11 @@ ConsoleServer::ConsoleServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 
 ConsoleServer::~ConsoleServer() {
   if (!impl_) return;
-  event_base_loopexit(impl_->base, nullptr);
-  if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->subscribers.clear();
+  timeval now{0, 0};
+  if (impl_->thread.joinable()) {
+    event_base_once(impl_->base, -1, EV_TIMEOUT, shut_down, impl_.get(), &now);
+    impl_->thread.join();
+  }
   if (impl_->tick) event_free(impl_->tick);
   if (impl_->http) evhttp_free(impl_->http);
   if (impl_->base) event_base_free(impl_->base);
