@@ -4,7 +4,8 @@
   - DIR/console.url is written and the token file is mode 0600;
   - GET /api/v1/job answers with state, generated, accepted, rejected, target;
   - a pause without the token is refused (401) and changes nothing;
-  - a pause with the token stops new items: `generated` stays flat for 3 s;
+  - `veriforge ctl` without the token or with a wrong one is refused;
+  - a pause with the token (`veriforge ctl --dir DIR pause`) stops new items: `generated` stays flat for 3 s;
   - stop-now ends the process resumable (exit 130);
   - the same command restarts the job still paused (the pause is in the log);
   - resume lets it finish its target, with no record written twice;
@@ -84,8 +85,18 @@ def main():
     assert status == 401, "a pause without the token answered %d" % status
     assert call(url + "api/v1/job")[1]["state"] == "running"
 
-    status, body = call(url + "api/v1/job/pause", "POST", token)
-    assert status == 200 and body["state"] == "paused", (status, body)
+    # The command-line client: refused without the token, obeyed with the job folder's.
+    no_token = dict(env)
+    ctl = subprocess.run([exe, "ctl", "--console", url, "pause"], env=no_token, capture_output=True, text=True)
+    assert ctl.returncode == 2 and "token" in ctl.stderr, (ctl.returncode, ctl.stderr)
+    ctl = subprocess.run([exe, "ctl", "--console", url, "--token", "wrong", "pause"], env=no_token,
+                         capture_output=True, text=True)
+    assert ctl.returncode == 1 and "wrong token" in ctl.stderr, (ctl.returncode, ctl.stderr)
+    assert call(url + "api/v1/job")[1]["state"] == "running"
+    ctl = subprocess.run([exe, "ctl", "--dir", out, "pause"], env=no_token, capture_output=True, text=True)
+    assert ctl.returncode == 0, ctl.stderr
+    body = json.loads(ctl.stdout)
+    assert body["state"] == "paused", body
     time.sleep(1.0)  # what was being made when the pause came is issued
     before = call(url + "api/v1/job")[1]["generated"]
     time.sleep(3.0)

@@ -28,6 +28,7 @@
 #include "job/job.h"
 #include "job/logging.h"
 #include "job/seed_check.h"
+#include "tools/cli/ctl_cmd.h"
 #include "tools/cli/equiv_cmd.h"
 #include "tools/cli/job_cmds.h"
 
@@ -322,6 +323,14 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Print a job's progress from its checkpoint log (also while it runs).");
   status->add_option("dir", job_dir, "The job's output folder")->required();
   status->add_flag("--json", as_json, "One JSON object instead of the table");
+  CtlRequest ctl_request;
+  auto* ctl = app.add_subcommand("ctl", "Control a running job through its console: pause, resume, drain, stop, "
+                                        "stop-now, status, set KEY=VALUE.");
+  ctl->add_option("--console", ctl_request.console_url, "The console's URL (printed at start, in DIR/console.url)");
+  ctl->add_option("--dir", ctl_request.dir, "A job folder: its console.url and console.token");
+  ctl->add_option("--token", ctl_request.token, "The console token (else VERIFORGE_CONSOLE_TOKEN, else DIR/console.token)");
+  ctl->add_option("command", ctl_request.command, "pause | resume | drain | stop | stop-now | status | set KEY=VALUE")
+      ->required();
   auto* check = app.add_subcommand("check", "Check that a job's checkpoint log and output files agree.");
   check->add_option("dir", job_dir, "The job's output folder")->required();
   check->add_flag("--json", as_json, "One JSON object instead of text");
@@ -400,6 +409,7 @@ int main(int argc, char** argv) {
   if (*resume) return cmd_resume(job_dir, no_progress, log_level, force);
   if (*status) return cmd_status(job_dir, as_json);
   if (*check) return cmd_check(job_dir, as_json);
+  if (*ctl) return cmd_ctl(ctl_request);
   if (*verify)
     return cmd_verify_seeds({seed_paths, results_file, mismatches_file, verify_config, overrides, skip_invalid},
                             no_progress, log_level);
