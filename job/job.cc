@@ -336,6 +336,23 @@ JobResult Job::run(const RunControl& control) {
   if (!with_threads.scheduler_threads) with_threads.scheduler_threads = config_.pipeline.threads;
   std::unique_ptr<ConsoleLink> console;
   std::string console_listen = request_.console.empty() ? config_.console.listen : request_.console;
+  if (console_listen.empty()) {
+    // Paused from a console, restarted without one: nothing could resume it,
+    // so the pause is lifted, said and logged rather than left to hang.
+    auto logged = store_->get_meta(meta::kConsolePaused);
+    if (logged && logged.value() && *logged.value() == "1") {
+      LogBatch lift;
+      lift.put_meta(meta::kConsolePaused, "0");
+      if (auto s = store_->write(lift); !s) {
+        result.error = s.error();
+        return result;
+      }
+      spdlog::warn("component=console event=pause-lifted reason=\"restarted without --console\"");
+      std::fprintf(stderr,
+                   "veriforge: this job was paused from its console; restarted without --console it runs (add "
+                   "--console HOST:PORT to keep control)\n");
+    }
+  }
   if (!console_listen.empty()) {
     auto started = ConsoleLink::start({console_listen, config_.console.read_only}, store_, config_, out_dir_);
     if (!started) {
@@ -346,6 +363,11 @@ JobResult Job::run(const RunControl& control) {
     std::fprintf(stderr, "veriforge: console at %s (token: VERIFORGE_CONSOLE_TOKEN or %s/console.token)\n",
                  console->url().c_str(), out_dir_.c_str());
     parts.start_paused = console->paused();
+    if (console->paused())
+      std::fprintf(stderr,
+                   "veriforge: this job was paused from its console and stays paused: resume it there or with "
+                   "'veriforge ctl --dir %s resume'\n",
+                   out_dir_.c_str());
     with_threads.pause = console->pause_flag();
     with_threads.stop_now = console->stop_flag();
     auto outer = control.on_progress;

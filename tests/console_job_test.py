@@ -8,7 +8,9 @@
   - a pause with the token (`veriforge ctl --dir DIR pause`) stops new items: `generated` stays flat for 3 s;
   - stop-now ends the process resumable (exit 130);
   - the same command restarts the job still paused (the pause is in the log);
-  - resume lets it finish its target, with no record written twice;
+  - resume lets it issue again; paused and stopped once more, restarted
+    without a console (nothing could resume it) it runs, says so, and
+    finishes its target with no record written twice;
   - /metrics taken mid-job passes `promtool check metrics` and its counters
     agree with the API.
 
@@ -116,15 +118,30 @@ def main():
     time.sleep(2.0)
     job = call(url + "api/v1/job")[1]
     assert job["state"] == "paused", "the restarted job is not paused: %s" % job
+    held_at = job["generated"]
     status, _ = call(url + "api/v1/job/resume", "POST", token)
     assert status == 200
-    code = proc.wait(timeout=600)
-    assert code == 0, "the resumed job exit %d: %s" % (code, proc.stderr.read()[-800:])
+    end = time.time() + 60
+    while call(url + "api/v1/job")[1]["generated"] == held_at:
+        assert time.time() < end, "generated did not move after resume"
+        time.sleep(0.2)
+    print("resumed: generated moved past %d" % held_at)
+
+    # Paused again and stopped; restarted without a console nothing could
+    # resume it, so it runs (and says so) and finishes.
+    assert call(url + "api/v1/job/pause", "POST", token)[0] == 200
+    assert call(url + "api/v1/job/stop-now", "POST", token)[0] == 200
+    assert proc.wait(timeout=60) == 130
+    plain = [c for c in cmd if c not in ("--console", "127.0.0.1:0")]
+    done = subprocess.run(plain, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, "the job restarted without a console exit %d: %s" % (done.returncode, done.stderr[-800:])
+    assert "restarted without --console" in done.stderr, done.stderr[-800:]
 
     ids = [json.loads(line)["id"] for line in open(os.path.join(out, "accepted.jsonl"))]
     assert len(ids) == 150, "accepted %d, want 150" % len(ids)
     assert len(set(ids)) == len(ids), "a record written twice"
-    print("console_job: PASS (paused, refused without the token, stopped, restarted paused, resumed, 150 accepted once)")
+    print("console_job: PASS (paused, refused without the token, stopped, restarted paused, resumed, "
+          "restarted without a console, 150 accepted once)")
 
 
 if __name__ == "__main__":
