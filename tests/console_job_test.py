@@ -54,7 +54,7 @@ def main():
     env = dict(os.environ)
     env.pop("VERIFORGE_CONSOLE_TOKEN", None)
     cmd = [exe, "run", os.path.join(src, "configs/local.toml"), "--out", out, "--console", "127.0.0.1:0",
-           "--set", "target_accepted=150", "--no-progress"]
+           "--set", "target_accepted=100", "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     url = wait_for(os.path.join(out, "console.url"))
     token_path = os.path.join(out, "console.token")
@@ -65,7 +65,7 @@ def main():
     assert status == 200, status
     for key in ("state", "generated", "accepted", "rejected", "target"):
         assert key in job, "GET /api/v1/job lacks %s: %s" % (key, job)
-    assert job["target"] == 150, job
+    assert job["target"] == 100, job
 
     with urllib.request.urlopen(url + "metrics", timeout=10) as r:
         scrape = r.read().decode()
@@ -138,10 +138,10 @@ def main():
     assert "restarted without --console" in done.stderr, done.stderr[-800:]
 
     ids = [json.loads(line)["id"] for line in open(os.path.join(out, "accepted.jsonl"))]
-    assert len(ids) == 150, "accepted %d, want 150" % len(ids)
+    assert len(ids) == 100, "accepted %d, want 100" % len(ids)
     assert len(set(ids)) == len(ids), "a record written twice"
     print("console_job: PASS (paused, refused without the token, stopped, restarted paused, resumed, "
-          "restarted without a console, 150 accepted once)")
+          "restarted without a console, 100 accepted once)")
 
 
 if __name__ == "__main__":
