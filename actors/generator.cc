@@ -47,6 +47,12 @@ class Generator : public Stage<wire::generator_actor::base> {
           on_log_done(m);
           produce();
         },
+        [this](wire::set_target_msg& m) {
+          if (!m.ok() || !m.value.max_items || m.value.max_items <= setup_.max_items) return;
+          setup_.max_items = m.value.max_items;
+          spdlog::info("stage=generator event=set-max-items max_items={}", setup_.max_items);
+          produce();
+        },
         [this](wire::pause_msg& m) {
           if (!m.ok() || m.value.paused == paused_) return;
           paused_ = m.value.paused;
@@ -70,6 +76,14 @@ class Generator : public Stage<wire::generator_actor::base> {
   }
   void on_feedback(std::vector<Feedback> accepted) override {
     for (const auto& fb : accepted) setup_.source->on_accepted(fb);
+  }
+  // The generator holds nothing from upstream: it is held back when it would
+  // make items but has no credit, busy while its items are being logged.
+  StageActivity current_activity() const override {
+    if (committing_ > 0) return StageActivity::kBusy;
+    if (!stopping_ && !paused_ && !is_finished() && const_cast<Generator*>(this)->room() == 0)
+      return StageActivity::kBackpressured;
+    return StageActivity::kIdle;
   }
   void fill_report(wire::StageReport& r) override {
     r.sent = issued_;

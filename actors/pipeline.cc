@@ -93,11 +93,13 @@ Status Pipeline::start() {
     parts_.dataset.report_interval_ms = plan_.report_interval_ms;
     parts_.dataset.log = parts_.writer_log;
     parts_.dataset.feedback = parts_.source && parts_.source->wants_feedback();
-    next = spawn_dataset_writer(sys_, parts_.dataset, monitor);
+    writer_ = spawn_dataset_writer(sys_, parts_.dataset, monitor);
+    next = writer_;
   } else {
     parts_.seed_check.capacity = plan_.writer_capacity;
     parts_.seed_check.report_interval_ms = plan_.report_interval_ms;
-    next = spawn_seed_check_writer(sys_, parts_.seed_check, monitor);
+    writer_ = spawn_seed_check_writer(sys_, parts_.seed_check, monitor);
+    next = writer_;
   }
   actors_.emplace_back(caf::actor_cast<caf::actor>(next), "writer");
   for (auto spec = plan_.stages.rbegin(); spec != plan_.stages.rend(); ++spec) {
@@ -149,6 +151,17 @@ PipelineOutcome Pipeline::wait(const RunControl& control) {
   for (const auto& [actor, name] : actors_) names[actor.address()] = name;
   bool done = false;
   bool paused = parts_.start_paused;
+  uint64_t target_sent = 0;
+  // Draining: the stages' reports since it began; two in a row from every
+  // stage with nothing held end the job.
+  std::map<std::string, int> drained_reports;
+  bool draining = false;
+  auto drain_complete = [&] {
+    if (!draining || outcome.stages.empty()) return false;
+    for (const auto& [name, r] : outcome.stages)
+      if (r.held != 0 || drained_reports[name] < 2) return false;
+    return true;
+  };
   // Checked after every message, not only when none comes for a while: a
   // busy job reports many times a second.
   auto interrupted = [&] {
@@ -156,15 +169,31 @@ PipelineOutcome Pipeline::wait(const RunControl& control) {
       outcome.error = "interrupted";
       done = true;
     }
-    if (control.pause && control.pause->load() != paused && generator_) {
-      paused = !paused;
+    if (control.drain && control.drain->load() && !draining) draining = true;
+    bool want_paused = (control.pause && control.pause->load()) || draining;
+    if (want_paused != paused && generator_) {
+      paused = want_paused;
       self_->send(generator_, wire::pack(wire::Pause{paused}));
+    }
+    if (control.target && control.target->load() > target_sent) {
+      target_sent = control.target->load();
+      wire::SetTarget t{target_sent, control.max_items ? control.max_items->load() : 0};
+      if (generator_) self_->send(generator_, wire::pack(t));
+      if (writer_) self_->send(writer_, wire::pack(t));
+    }
+    if (!done && drain_complete()) {
+      outcome.error = "drained";
+      done = true;
     }
   };
   self_->receive_while([&] { return !done; })(
       [&](wire::stage_report_msg& m) {
         if (!m.ok()) return;
         outcome.stages[m.value.stage] = m.value;
+        if (draining) {
+          int& n = drained_reports[m.value.stage];
+          n = m.value.held == 0 ? n + 1 : 0;
+        }
         if (control.on_progress) control.on_progress(outcome.stages);
         interrupted();
       },
@@ -189,12 +218,12 @@ PipelineOutcome Pipeline::wait(const RunControl& control) {
     for (auto it = actors_.rbegin(); it != actors_.rend(); ++it) self_->send_exit(it->first, caf::exit_reason::user_shutdown);
   ended_ = true;
   // Drain the last reports that raced with the job report.
-  bool draining = true;
-  self_->receive_while([&] { return draining; })(
+  bool reports_left = true;
+  self_->receive_while([&] { return reports_left; })(
       [&](wire::stage_report_msg& m) {
         if (m.ok()) outcome.stages[m.value.stage] = m.value;
       },
-      [&](const caf::down_msg&) {}, caf::after(std::chrono::milliseconds(0)) >> [&] { draining = false; });
+      [&](const caf::down_msg&) {}, caf::after(std::chrono::milliseconds(0)) >> [&] { reports_left = false; });
   return outcome;
 }
 

@@ -223,6 +223,13 @@ struct RunControl {
   const std::atomic<bool>* pause = nullptr;
   // An operator's stop now: as interrupt (what was committed stays; resumable).
   const std::atomic<bool>* stop_now = nullptr;
+  // An operator's drain: no new items; once every stage holds nothing (two
+  // reports running), the job stops as on interrupt, with nothing in flight.
+  const std::atomic<bool>* drain = nullptr;
+  // An operator's raised target (0: none): sent to the writer and, with the
+  // generation ceiling `max_items`, to the generator when it changes.
+  const std::atomic<uint64_t>* target = nullptr;
+  const std::atomic<uint64_t>* max_items = nullptr;
 };
 
 // One job's actors in an actor system the caller owns (configured with
@@ -260,6 +267,7 @@ class Pipeline {
   std::vector<std::pair<caf::actor, std::string>> actors_;  // every actor, for monitoring and stopping
   std::map<std::string, wire::stage_actor> dispatchers_;
   wire::generator_actor generator_;  // where an operator's pause goes
+  wire::writer_actor writer_;        // where an operator's new target goes
   bool ended_ = false;
 };
 

@@ -29,6 +29,8 @@
 
 #include "actors/wire.h"
 #include "dataflow/credit.h"
+#include "dataflow/stage_time.h"
+#include "base/histogram.h"
 #include "storage/job_log.h"
 
 namespace vf {
@@ -107,8 +109,18 @@ class Stage : public Base {
       for (const auto& item : items) released(item.id);
       this->send(downstream_handles_[link], wire::pack(wire::ItemBatch{std::move(items)}));
     }
+    observe_activity();
     finish_when_drained();
     report(false);
+  }
+
+  // What the stage is doing now, for the busy/idle/backpressured shares:
+  // called after each change (flush, a batch in, a report).
+  void observe_activity() { time_.observe(current_activity(), std::chrono::steady_clock::now()); }
+  // Finished items waiting for credit: backpressured; items held: busy.
+  virtual StageActivity current_activity() const {
+    if (!outbound_.empty()) return StageActivity::kBackpressured;
+    return inbound_.held() > 0 || busy() ? StageActivity::kBusy : StageActivity::kIdle;
   }
 
   // --- upstream links -----------------------------------------------------
@@ -152,7 +164,9 @@ class Stage : public Base {
       spdlog::error("stage={} event=credit-overrun held={} capacity={}", name_, inbound_.held(),
                     inbound_.capacity());
     }
-    for (const auto& item : items) origin_[item.id] = it->second;
+    auto arrived = std::chrono::steady_clock::now();
+    for (const auto& item : items) origin_[item.id] = {it->second, arrived};
+    observe_activity();
     return std::move(items);
   }
 
@@ -161,8 +175,9 @@ class Stage : public Base {
   void released(uint64_t item_id) {
     auto it = origin_.find(item_id);
     if (it == origin_.end()) return;  // not from an upstream (the generator's own items)
-    LinkId link = it->second;
+    auto [link, arrived] = it->second;
     origin_.erase(it);
+    latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count());
     if (uint32_t g = inbound_.on_released(link, 1); g > 0)
       if (auto h = upstream_handles_.find(link); h != upstream_handles_.end())
         this->send(h->second, wire::pack(wire::Credit{g, stop_seen_, {}}));
@@ -287,6 +302,16 @@ class Stage : public Base {
     r.capacity = inbound_.capacity();
     r.finished = finished;
     r.credit_overruns = credit_overruns_;
+    observe_activity();
+    auto share = time_.take(now);
+    r.busy = share.busy;
+    r.idle = share.idle;
+    r.backpressured = share.backpressured;
+    if (latency_.count() > 0) {
+      r.latency_counts = latency_.counts();
+      r.latency_sum = latency_.sum();
+      latency_ = Histogram();
+    }
     fill_report(r);
     this->send(monitor_, wire::pack(r));
   }
@@ -334,7 +359,9 @@ class Stage : public Base {
   std::map<LinkId, wire::upstream_actor> upstream_handles_;
   std::map<caf::actor_addr, LinkId> downstream_;
   std::map<LinkId, wire::downstream_actor> downstream_handles_;
-  std::unordered_map<uint64_t, LinkId> origin_;  // items held, by the link they came by
+  // Items held: the link each came by and when it arrived.
+  std::unordered_map<uint64_t, std::pair<LinkId, std::chrono::steady_clock::time_point>> origin_;
+  Histogram latency_;  // seconds in this stage of the items that left since the last report
   std::shared_ptr<JobLog> log_;
   uint64_t next_ticket_ = 1;
   std::map<uint64_t, std::function<void()>> pending_commits_;
@@ -345,6 +372,7 @@ class Stage : public Base {
   bool failed_ = false;
   std::string end_reason_;
   std::chrono::steady_clock::time_point last_report_{};
+  StageTime time_{std::chrono::steady_clock::now()};
 };
 
 }  // namespace vf

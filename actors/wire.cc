@@ -26,6 +26,7 @@ void register_all(Registrar r) {
   r.add<Tick>();
   r.add<ReportDue>();
   r.add<Pause>();
+  r.add<SetTarget>();
   r.add<StageReport>();
   r.add<JobReport>();
   r.add<Hello>();

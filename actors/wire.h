@@ -160,6 +160,16 @@ struct Pause {
   MSGPACK_DEFINE(paused)
 };
 
+// An operator's new target (the console's set target_accepted): only ever
+// raised, and only before the old one is covered. max_items is the new
+// generation ceiling (0: unchanged).
+struct SetTarget {
+  static constexpr const char* kWireName = "vf.set_target";
+  uint64_t target = 0;
+  uint64_t max_items = 0;
+  MSGPACK_DEFINE(target, max_items)
+};
+
 struct ReportDue {
   static constexpr const char* kWireName = "vf.report_due";
   uint64_t n = 0;
@@ -182,8 +192,15 @@ struct StageReport {
   uint64_t credit_overruns = 0;  // batches that came beyond the credit granted (a protocol bug upstream)
   uint64_t requeued = 0;  // leases given back by workers that went away, dispatched again
   uint64_t quarantines = 0;  // times a failing worker was taken out of rotation
+  // Shares of the time since the previous report (dataflow/stage_time.h).
+  double busy = 0, idle = 0, backpressured = 0;
+  // Items that left the stage since the previous report, by the seconds each
+  // spent in it (counts per bucket of Histogram::seconds_bounds(), the last
+  // one above them; empty when none left), and the sum of those seconds.
+  std::vector<uint64_t> latency_counts;
+  double latency_sum = 0;
   MSGPACK_DEFINE(stage, received, sent, accepted, rejected, held, peak_held, capacity, finished, fenced, workers,
-                 credit_overruns, requeued, quarantines)
+                 credit_overruns, requeued, quarantines, busy, idle, backpressured, latency_counts, latency_sum)
 };
 
 struct JobReport {
@@ -344,6 +361,7 @@ using log_done_msg = Msg<LogDone>;
 using tick_msg = Msg<Tick>;
 using report_due_msg = Msg<ReportDue>;
 using pause_msg = Msg<Pause>;
+using set_target_msg = Msg<SetTarget>;
 using stage_report_msg = Msg<StageReport>;
 using job_report_msg = Msg<JobReport>;
 using hello_msg = Msg<Hello>;
@@ -374,7 +392,7 @@ using downstream_actor =
 using upstream_actor = caf::typed_actor<caf::reacts_to<credit_msg>>;
 // The generator: sends items, logs them first.
 using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>,
-                                               caf::reacts_to<pause_msg>>;
+                                               caf::reacts_to<pause_msg>, caf::reacts_to<set_target_msg>>;
 // A stage's dispatcher: receives and sends items, leases work to workers,
 // logs their results.
 using stage_actor = downstream_actor::extend_with<upstream_actor>::extend<
@@ -382,7 +400,8 @@ using stage_actor = downstream_actor::extend_with<upstream_actor>::extend<
     caf::reacts_to<report_due_msg>, caf::reacts_to<add_worker_atom, caf::actor, uint32_t>,
     caf::reacts_to<drop_node_atom, uint32_t>>;
 // The writer: receives items, logs its commits.
-using writer_actor = downstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>>;
+using writer_actor = downstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>,
+                                              caf::reacts_to<set_target_msg>>;
 // What a worker sends its dispatcher (the dispatcher's side of the work protocol).
 using dispatcher_actor = caf::typed_actor<caf::reacts_to<credit_msg>, caf::reacts_to<work_report_msg>>;
 // What every worker understands (the dispatcher's side of the work protocol).

@@ -52,6 +52,18 @@ class DatasetWriter : public Stage<wire::writer_actor::base> {
           on_log_done(m);
           maybe_finish();
         },
+        [this](wire::set_target_msg& m) {
+          if (!m.ok()) return;
+          if (stop_sent_ || m.value.target <= gate_.target()) {
+            spdlog::warn("stage=writer event=set-target-refused target={} current={} covered={}", m.value.target,
+                         gate_.target(), stop_sent_);
+            return;
+          }
+          gate_.raise_target(m.value.target);
+          setup_.target = m.value.target;
+          spdlog::info("stage=writer event=set-target target={}", m.value.target);
+          report(false, true);
+        },
     };
   }
 
@@ -334,6 +346,7 @@ class SeedCheckWriter : public Stage<wire::writer_actor::base> {
         },
         [this](wire::eos_msg& m) { on_eos(m); },
         [this](wire::log_done_msg& m) { on_log_done(m); },
+        [](wire::set_target_msg&) {},  // seed checks have no target
     };
   }
 

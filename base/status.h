@@ -25,6 +25,7 @@ enum class ErrorCode : uint8_t {
   kUnavailable,   // a peer or service cannot be reached now; retrying may help
   kUnsupported,   // a format or version this build does not read
   kInternal,      // a bug: an invariant of ours does not hold
+  kConflict,      // the request is valid but the state forbids it now (a job already finishing)
 };
 
 std::string_view to_string(ErrorCode code);
@@ -94,6 +95,7 @@ inline std::string_view to_string(ErrorCode code) {
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kConflict: return "conflict";
   }
   return "unknown";
 }

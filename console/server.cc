@@ -123,16 +123,20 @@ void push_events(evutil_socket_t, short, void* arg) {
   }
 }
 
-// On the loop's thread: end every open stream (libevent frees a request only
-// once its reply ends), then leave the loop.
+// On the loop's thread: send every open stream the last snapshot (a page
+// then shows how the job ended), end it (libevent frees a request only once
+// its reply ends), and leave the loop a moment later, once those last bytes
+// and the streams' final chunks are written.
 void shut_down(evutil_socket_t, short, void* arg) {
   auto* impl = static_cast<ConsoleServer::Impl*>(arg);
+  push_events(-1, 0, impl);
   for (auto [conn, req] : impl->subscribers) {
     evhttp_connection_set_closecb(conn, nullptr, nullptr);
     evhttp_send_reply_end(req);
   }
   impl->subscribers.clear();
-  event_base_loopexit(impl->base, nullptr);
+  timeval flush{0, 200 * 1000};
+  event_base_loopexit(impl->base, &flush);
 }
 
 void open_stream(ConsoleServer::Impl* impl, evhttp_request* req) {

@@ -67,6 +67,11 @@ class CommitGate {
   bool target_covered() const { return accepted_known_ >= target_; }
 
   uint64_t target() const { return target_; }
+  // An operator's raise, before the target is covered (nothing is surplus
+  // yet, so no verdict given so far changes); a lower value is ignored.
+  void raise_target(uint64_t target) {
+    if (target > target_) target_ = target;
+  }
   uint64_t accepted_known() const { return accepted_known_; }
   uint64_t released() const { return released_; }
   uint64_t low_watermark() const { return low_watermark_; }

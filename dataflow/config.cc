@@ -411,12 +411,15 @@ Status read_endpoints(const std::string& path, const toml::node& node, std::vect
       } else if (key == "requests_per_minute") s = num(e.requests_per_minute);
       else if (key == "tokens_per_minute") s = num(e.tokens_per_minute);
       else if (key == "timeout_s") s = num(e.timeout_s);
+      else if (key == "prompt_price_per_mtok") s = num(e.prompt_price_per_mtok);
+      else if (key == "completion_price_per_mtok") s = num(e.completion_price_per_mtok);
       else if (key == "shared") {
         if (!v.is_boolean()) s = Error{where(v, i, key) + ": expected true or false"};
         else e.shared = v.as_boolean()->get();
       } else
         s = Error{where(v, i, key) + ": unknown field (known: role, name, base_url, model, api_key_env, "
-                                     "max_in_flight, requests_per_minute, tokens_per_minute, timeout_s, shared)"};
+                                     "max_in_flight, requests_per_minute, tokens_per_minute, timeout_s, shared, "
+                                     "prompt_price_per_mtok, completion_price_per_mtok)"};
       if (!s) return s;
     }
     if (e.role != "generator" && e.role != "solver" && e.role != "both")

@@ -40,6 +40,10 @@ struct EndpointSpec {
   // splits them among the nodes that call it. false: each node applies them
   // on its own (a node's local vLLM).
   bool shared = false;
+  // Prices per million tokens (any currency; 0: not configured): the console
+  // shows the cost so far. Operational only.
+  double prompt_price_per_mtok = 0;
+  double completion_price_per_mtok = 0;
 };
 
 // Top-level keys.

@@ -1,5 +1,7 @@
 #include "job/assembly.h"
 
+#include "sandbox/metered.h"
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -227,7 +229,8 @@ Status start_sandbox(LocalWork& local, const JobConfig& c, const WorkSpec& work,
                                                                 : sandbox::SandboxMode::kForkServer;
   auto executor = sandbox::make_executor(mode, sandbox_options(work.execute, c, hide_paths));
   if (!executor) return Error{"sandbox: " + executor.error(), ErrorCode::kIoError};
-  local.executor = std::move(executor.value());
+  // Metered: the console shows what the runs ended as and may cap how many run at once.
+  local.executor = std::make_shared<sandbox::MeteredExecutor>(std::move(executor.value()));
   return {};
 }
 

@@ -15,6 +15,7 @@
 #include "dataflow/checkpoint.h"
 #include "job/cluster.h"
 #include "job/console_link.h"
+#include "sandbox/metered.h"
 #include "dataflow/output_recovery.h"
 #include "model/client.h"
 #include "storage/codec.h"
@@ -334,6 +335,25 @@ JobResult Job::run(const RunControl& control) {
   local_.executor.reset();  // the workers own the pool; it goes with the actor system
   RunControl with_threads = control;
   if (!with_threads.scheduler_threads) with_threads.scheduler_threads = config_.pipeline.threads;
+  // Limits operators changed from a console in earlier sessions hold again,
+  // with or without a console now.
+  ConsoleSources sources;
+  sources.generator_client = local.generator_client;
+  sources.solver_client = local.solver_client;
+  sources.executor = std::dynamic_pointer_cast<sandbox::MeteredExecutor>(local.executor);
+  const nlohmann::json logged_settings = logged_console_settings(*store_);
+  for (const auto& [key, value] : logged_settings.items()) {
+    if (key == "target_accepted") {
+      uint64_t raised = value.get<uint64_t>();
+      if (raised > parts.dataset.target) {
+        parts.dataset.target = raised;
+        if (!config_.job.max_generated) plan_.max_items = raised * 20;
+      }
+    } else {
+      apply_live_setting(sources, key, value);
+    }
+    spdlog::info("component=console event=setting-reapplied key={} value={}", key, value.dump());
+  }
   std::unique_ptr<ConsoleLink> console;
   std::string console_listen = request_.console.empty() ? config_.console.listen : request_.console;
   if (console_listen.empty()) {
@@ -370,6 +390,11 @@ JobResult Job::run(const RunControl& control) {
                    out_dir_.c_str());
     with_threads.pause = console->pause_flag();
     with_threads.stop_now = console->stop_flag();
+    with_threads.drain = console->drain_flag();
+    with_threads.target = console->target_flag();
+    with_threads.max_items = console->max_items_flag();
+    console->attach(sources);
+    console->reapply_settings();
     auto outer = control.on_progress;
     ConsoleLink* link = console.get();
     with_threads.on_progress = [outer, link](const std::map<std::string, wire::StageReport>& stages) {
@@ -391,7 +416,7 @@ JobResult Job::run(const RunControl& control) {
   result.ok = outcome.ok;
   result.error = outcome.error;
   result.interrupted = ((control.interrupt && control.interrupt->load()) ||
-                        (console && console->stop_flag()->load())) &&
+                        (console && (console->stop_flag()->load() || console->drain_flag()->load()))) &&
                        !outcome.ok;
   if (console) console->finished(outcome.ok, outcome.error);
   result.stages = std::move(outcome.stages);

@@ -60,6 +60,9 @@ struct ModelClient::Impl {
     EndpointStats s = e.stats;
     s.in_flight = e.in_flight;
     s.limit = e.limit.limit();
+    s.max_in_flight = e.limit.max();
+    s.requests_per_minute = e.config.requests_per_minute;
+    s.tokens_per_minute = e.config.tokens_per_minute;
     s.down = e.down_until > HttpEngine::now();
     stats.endpoints[e.config.name] = s;
     stats.waiting = queue.size();
@@ -141,6 +144,10 @@ struct ModelClient::Impl {
     double now = HttpEngine::now();
     e.in_flight--;
     bool transport = r.status == 0;
+    if (r.status == 429) e.stats.http_429++;
+    if (r.status >= 500 && r.status < 600) e.stats.http_5xx++;
+    if (r.timed_out) e.stats.timeouts++;
+    if (!transport) e.stats.latency.observe(r.seconds);
     Disposition d = classify(r.status, transport);
     Expected<ChatCompletion> parsed = Error{""};
     if (d == Disposition::kSuccess) {
@@ -299,6 +306,27 @@ void ModelClient::set_rate(const std::string& endpoint, double requests_per_minu
       }
     impl->pump();
   });
+}
+
+bool ModelClient::has_endpoint(const std::string& endpoint) const {
+  for (const auto& e : impl_->options.endpoints)
+    if (e.name == endpoint) return true;
+  return false;
+}
+
+bool ModelClient::set_max_in_flight(const std::string& endpoint, int max_in_flight) {
+  if (!has_endpoint(endpoint) || max_in_flight < 1) return false;
+  Impl* impl = impl_.get();
+  impl->engine.post([impl, endpoint, max_in_flight] {
+    for (auto& e : impl->endpoints)
+      if (e.config.name == endpoint) {
+        e.config.max_in_flight = max_in_flight;
+        e.limit.set_max(max_in_flight);
+        impl->snapshot_endpoint(e);
+      }
+    impl->pump();
+  });
+  return true;
 }
 
 ClientStats ModelClient::stats() const {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/status.h"
 #include "model/limits.h"
 #include "model/chat.h"
@@ -49,7 +50,11 @@ struct ClientOptions {
 struct EndpointStats {
   uint64_t requests = 0, successes = 0, retries = 0, failures = 0;
   uint64_t prompt_tokens = 0, completion_tokens = 0;
-  int in_flight = 0, limit = 0;
+  uint64_t http_429 = 0, http_5xx = 0, timeouts = 0;  // attempts answered so (or not answered in time)
+  Histogram latency;  // seconds per answered attempt
+  int in_flight = 0, limit = 0;  // now, and the adaptive limit now
+  int max_in_flight = 0;         // the limit's ceiling (configured, or set while running)
+  double requests_per_minute = 0, tokens_per_minute = 0;  // 0: unlimited
   bool down = false;
 };
 
@@ -71,6 +76,10 @@ class ModelClient {
   // client does not have is ignored (the node replaced the job's endpoints).
   // May be called from any thread.
   void set_rate(const std::string& endpoint, double requests_per_minute, double tokens_per_minute);
+  // An operator's change while running (the console): a new ceiling for the
+  // endpoint's adaptive in-flight limit (>= 1). False for an unknown name.
+  bool set_max_in_flight(const std::string& endpoint, int max_in_flight);
+  bool has_endpoint(const std::string& endpoint) const;
 
  private:
   struct Impl;

@@ -35,6 +35,11 @@ class AdaptiveLimit {
   AdaptiveLimit(int max_in_flight, int initial);
   int limit() const { return static_cast<int>(limit_); }
   int max() const { return max_; }
+  // A new ceiling (>= 1); the limit drops to it at once when above.
+  void set_max(int max_in_flight) {
+    max_ = max_in_flight < 1 ? 1 : max_in_flight;
+    if (limit_ > max_) limit_ = max_;
+  }
   void on_success(double latency_s, double now);
   void on_overload(double now);
 

@@ -8,7 +8,10 @@
   - a pause with the token (`veriforge ctl --dir DIR pause`) stops new items: `generated` stays flat for 3 s;
   - stop-now ends the process resumable (exit 130);
   - the same command restarts the job still paused (the pause is in the log);
-  - resume lets it issue again; paused and stopped once more, restarted
+  - resume lets it issue again; set refuses unknown keys and a lower target
+    (400, naming them) and a raise without the token (401), raises the
+    target and caps the executor; drain exits resumable with nothing in
+    flight, and the raise and the cap hold after the restart; paused and stopped once more, restarted
     without a console (nothing could resume it) it runs, says so, and
     finishes its target with no record written twice;
   - /metrics taken mid-job passes `promtool check metrics` and its counters
@@ -27,8 +30,9 @@ import urllib.error
 import urllib.request
 
 
-def call(url, method="GET", token=None):
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+def call(url, method="GET", token=None, body=None):
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(url, method=method, data=data)
     if token:
         req.add_header("Authorization", "Bearer " + token)
     try:
@@ -127,6 +131,41 @@ def main():
         time.sleep(0.2)
     print("resumed: generated moved past %d" % held_at)
 
+    # Limits while running: bad keys and values are refused naming them; the
+    # target can only be raised; a raise holds across restarts.
+    status, body = call(url + "api/v1/job/set", "POST", token, {"key": "generator.kind", "value": 1})
+    assert status == 400 and "generator.kind" in body["error"], (status, body)
+    status, body = call(url + "api/v1/job/set", "POST", token, {"key": "endpoints.nosuch.max_in_flight", "value": 4})
+    assert status == 400 and "nosuch" in body["error"], (status, body)
+    status, body = call(url + "api/v1/job/set", "POST", token, {"key": "target_accepted", "value": 50})
+    assert status == 400 and "raised" in body["error"], (status, body)
+    status, body = call(url + "api/v1/job/set", "POST", None, {"key": "target_accepted", "value": 120})
+    assert status == 401, status
+    status, body = call(url + "api/v1/job/set", "POST", token, {"key": "target_accepted", "value": 120})
+    assert status == 200 and body["value"] == 120, (status, body)
+    assert call(url + "api/v1/job")[1]["target"] == 120
+    status, body = call(url + "api/v1/job/set", "POST", token, {"key": "executor.concurrency", "value": 1})
+    assert status == 200, (status, body)
+    assert call(url + "api/v1/sandbox")[1]["concurrency"] == 1
+    print("set: refusals name the key or value; target raised to 120; executor concurrency 1")
+
+    # Drain: no new items, the job exits resumable once nothing is in flight.
+    status, body = call(url + "api/v1/job/drain", "POST", token)
+    assert status == 200 and body["state"] == "draining", (status, body)
+    code = proc.wait(timeout=120)
+    assert code == 130, "drain exit %d (want 130, resumable): %s" % (code, proc.stderr.read()[-800:])
+    status_out = subprocess.run([exe, "status", out, "--json"], capture_output=True, text=True)
+    in_flight = json.loads(status_out.stdout)["in_flight"]
+    assert in_flight == 0, "drained, yet %d items in flight in the log" % in_flight
+    print("drained: exit 130 with nothing in flight")
+    os.remove(os.path.join(out, "console.url"))
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    url = wait_for(os.path.join(out, "console.url"))
+    time.sleep(1.0)
+    job = call(url + "api/v1/job")[1]
+    assert job["target"] == 120, "the raised target did not survive the restart: %s" % job
+    assert call(url + "api/v1/sandbox")[1]["concurrency"] == 1, "the executor cap did not survive the restart"
+
     # Paused again and stopped; restarted without a console nothing could
     # resume it, so it runs (and says so) and finishes.
     assert call(url + "api/v1/job/pause", "POST", token)[0] == 200
@@ -138,10 +177,10 @@ def main():
     assert "restarted without --console" in done.stderr, done.stderr[-800:]
 
     ids = [json.loads(line)["id"] for line in open(os.path.join(out, "accepted.jsonl"))]
-    assert len(ids) == 100, "accepted %d, want 100" % len(ids)
+    assert len(ids) == 120, "accepted %d, want 120 (the raised target)" % len(ids)
     assert len(set(ids)) == len(ids), "a record written twice"
     print("console_job: PASS (paused, refused without the token, stopped, restarted paused, resumed, "
-          "restarted without a console, 100 accepted once)")
+          "target raised, drained, restarted without a console, 120 accepted once)")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,56 @@
 #!/usr/bin/env bash
-# Sanitizer builds (see README "Sanitizers"):
-#   ASan+UBSan over every test, including the CAF actors and the two-process
-#   wire test (CAF's headers need -fno-sanitize=null);
-#   TSan over the tests of code without CAF (storage, dataflow, sandbox,
-#   including the hostile-code suite, the model client against llm-sim, and
-#   the console's server),
-#   since CAF's own libraries report false races under TSan.
+# Sanitizer builds (see README "Sanitizers").
+#   tools/sanitize.sh          CI's share (part of tools/test.sh):
+#                              ASan+UBSan and TSan over the test binaries of
+#                              the code without CAF (storage, dataflow, answer
+#                              judge, sandbox with its hostile-code suite,
+#                              model client against llm-sim, console server).
+#   tools/sanitize.sh --full   also ASan+UBSan over every ctest, the CAF
+#                              actors, the real jobs, the two-process wire
+#                              test and the cluster tests included (CAF's
+#                              headers need -fno-sanitize=null); ~60 min on
+#                              2 cores, run before each release.
+# TSan never covers CAF: CAF's own libraries report false races under it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh > /dev/null
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=address > /dev/null
-cmake --build build-asan
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  tools/ctest-report.sh build-asan 1200 -E 'debian_package|cluster_chaos_short'
-# (the package ships the regular build; the chaos run repeats, over random
-# faults, the cluster paths cluster_acceptance, cluster_tls and cluster_budget
-# already run under ASan: CI's 30 minutes are better spent elsewhere)
+FULL=0
+[ "${1:-}" = "--full" ] && FULL=1
 SUPP=$PWD/tools/tsan.supp
-cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVERIFORGE_SANITIZE=thread > /dev/null
+# -g1: line tables are enough for the reports' stacks, and compile time is
+# most of this script's time.
+FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1"
+WITHOUT_CAF="unit_tests sandbox_tests model_tests console_tests equiv_fuzz_test llm-sim"
+
+cmake -S . -B build-asan -G Ninja $FLAGS -DVERIFORGE_SANITIZE=address > /dev/null
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+if [ $FULL = 1 ]; then
+  cmake --build build-asan
+  tools/ctest-report.sh build-asan 1200 -E 'debian_package|cluster_chaos_short'
+  # (the package ships the regular build; the chaos run repeats, over random
+  # faults, the cluster paths cluster_acceptance, cluster_tls and
+  # cluster_budget already run under ASan)
+else
+  cmake --build build-asan --target $WITHOUT_CAF
+  # Each binary runs all its cases in one process: a leak or a race across
+  # cases shows, and there is one start-up instead of one per case.
+  for t in unit_tests model_tests console_tests equiv_fuzz_test; do
+    echo "== ASan+UBSan: $t"
+    timeout 1200 build-asan/$t
+  done
+  echo "== ASan+UBSan: sandbox_tests"
+  (cd build-asan && timeout 900 ./sandbox_tests)
+fi
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+cmake -S . -B build-tsan -G Ninja $FLAGS -DVERIFORGE_SANITIZE=thread > /dev/null
 cmake --build build-tsan --target unit_tests sandbox_tests model_tests console_tests
 # A hang fails the run instead of eating CI's time.
-TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 1800 build-tsan/unit_tests
-TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 900 build-tsan/model_tests
-TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 300 build-tsan/console_tests
-(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP" timeout 1800 ./sandbox_tests)
+export TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP"
+for t in unit_tests model_tests console_tests; do
+  echo "== TSan: $t"
+  timeout 1200 build-tsan/$t
+done
+echo "== TSan: sandbox_tests"
+(cd build-tsan && timeout 900 ./sandbox_tests)
+echo "sanitizers: clean"

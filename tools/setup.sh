@@ -23,10 +23,28 @@ packages=(
   iproute2
   # the console's /metrics (prometheus-cpp's registry and text exposition); promtool checks a scrape in the tests
   prometheus-cpp-dev prometheus
+  # the console's browser test: Debian's Chromium, driven by playwright-core from npm (fonts for its screenshots)
+  chromium fonts-liberation
   # the sandbox's interpreter and the modules seeds use
   python3 python3-msgpack python3-sympy python3-numpy python3-networkx python3-scipy
   python3-cryptography python3-gmpy2 python3-pycryptodome
 )
+
+# Node.js and npm: the machine's own when present (the console's chart library
+# and the browser test's driver come from npm at build/test time).
+if ! command -v npm > /dev/null; then packages+=(nodejs npm); fi
+
+# npm packages, pinned by their package-lock.json (installed again only when
+# the lock changed): uPlot, built into the console's page; playwright-core,
+# which drives the system Chromium (no browser download).
+npm_install() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in $dir"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+here=$(cd "$(dirname "$0")/.." && pwd)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,6 +55,8 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
+  npm_install "$here/console"
+  npm_install "$here/tests/browser"
   exit 0
 fi
 
@@ -46,4 +66,6 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_install "$here/console"
+npm_install "$here/tests/browser"
 echo "setup: done"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, part 2: install dependencies, build everything, run the tests,
-# then the sanitizer builds (ASan+UBSan over every test, TSan over the code
-# without CAF). This is the command CI runs (.ci/run).
+# then the sanitizer builds (ASan+UBSan and TSan over the test binaries of the
+# code without CAF; `tools/sanitize.sh --full` adds ASan over every test).
+# This is the command CI runs (.ci/run): about 30 minutes on 2 cores.
 #   tools/test.sh            everything
 #   tools/test.sh --fast     the regular build's tests only
 set -euo pipefail
@@ -10,7 +11,8 @@ tools/setup.sh
 /usr/bin/python3 tools/check-layering.py
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build
-tools/ctest-report.sh build 900
+# Two at a time; the end-to-end tests are marked RUN_SERIAL and run alone.
+tools/ctest-report.sh build 900 -j2
 if [ "${1:-}" != "--fast" ]; then
   tools/sanitize.sh
 fi

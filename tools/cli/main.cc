@@ -3,6 +3,8 @@
 //
 //   veriforge run CONFIG --out DIR [--set key=value]... [--force]   (resumes the job in DIR)
 //   veriforge resume DIR | status DIR | check DIR
+//   veriforge console DIR [--listen HOST:PORT]   (read-only console of a job that ended)
+//   veriforge ctl --console URL | --dir DIR COMMAND
 //   veriforge verify-seeds FILE_OR_DIR... [--out FILE] [--mismatches FILE] [--config CONFIG] [--set key=value]...
 //   veriforge equiv --gold G --pred P | --cases FILE.jsonl
 //   veriforge config-keys
@@ -14,6 +16,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +33,7 @@
 #include "job/logging.h"
 #include "job/seed_check.h"
 #include "tools/cli/ctl_cmd.h"
+#include "job/console_link.h"
 #include "tools/cli/equiv_cmd.h"
 #include "tools/cli/job_cmds.h"
 
@@ -331,6 +336,11 @@ int main(int argc, char** argv) {
   ctl->add_option("--token", ctl_request.token, "The console token (else VERIFORGE_CONSOLE_TOKEN, else DIR/console.token)");
   ctl->add_option("command", ctl_request.command, "pause | resume | drain | stop | stop-now | status | set KEY=VALUE")
       ->required();
+  std::string review_listen = "127.0.0.1:0";
+  auto* review = app.add_subcommand("console", "Serve the console, read-only, for a job that has ended or crashed "
+                                               "(from its checkpoint log and outputs).");
+  review->add_option("dir", job_dir, "The job's output folder")->required();
+  review->add_option("--listen", review_listen, "HOST:PORT to serve on (port 0: any free port)");
   auto* check = app.add_subcommand("check", "Check that a job's checkpoint log and output files agree.");
   check->add_option("dir", job_dir, "The job's output folder")->required();
   check->add_flag("--json", as_json, "One JSON object instead of text");
@@ -410,6 +420,19 @@ int main(int argc, char** argv) {
   if (*status) return cmd_status(job_dir, as_json);
   if (*check) return cmd_check(job_dir, as_json);
   if (*ctl) return cmd_ctl(ctl_request);
+  if (*review) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    auto server = serve_ended_job(job_dir, review_listen);
+    if (!server) {
+      std::fprintf(stderr, "veriforge: %s\n", server.error().c_str());
+      return 1;
+    }
+    std::printf("veriforge: console of %s (read-only) at %s\n", job_dir.c_str(), server.value()->url().c_str());
+    std::fflush(stdout);
+    while (!g_interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return 0;
+  }
   if (*verify)
     return cmd_verify_seeds({seed_paths, results_file, mismatches_file, verify_config, overrides, skip_invalid},
                             no_progress, log_level);
