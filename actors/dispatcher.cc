@@ -77,6 +77,16 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
           dispatch();
           flush();
         },
+        [this](wire::cordon_atom, uint32_t node, bool on) {
+          if (on) {
+            cordoned_.insert(node);
+          } else {
+            cordoned_.erase(node);
+            dispatch();
+            flush();
+          }
+          spdlog::info("stage={} event={} node={}", stage_name(), on ? "node-cordoned" : "node-uncordoned", node);
+        },
         [this](wire::drop_node_atom, uint32_t node) {
           std::vector<caf::actor_addr> gone;
           for (auto& [id, w] : workers_)
@@ -113,6 +123,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
   }
 
  private:
+  std::set<uint32_t> cordoned_;  // nodes an operator cordoned: no new leases
   struct Worker {
     wire::worker_actor handle;
     uint32_t credit = 0;
@@ -185,7 +196,7 @@ class Dispatcher : public Stage<wire::stage_actor::base> {
     auto now = std::chrono::steady_clock::now();
     std::vector<PlacementCandidate> candidates;
     for (auto& [id, w] : workers_)
-      if (w.credit > 0 && now >= w.quarantined_until)
+      if (w.credit > 0 && now >= w.quarantined_until && !cordoned_.count(w.node))
         candidates.push_back({id, w.credit, w.leased, w.meter.rate(w.leased, now)});
     std::map<LinkId, wire::LeaseBatch> batches;
     while (!waiting_.empty()) {

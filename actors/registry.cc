@@ -42,9 +42,12 @@ class Registry : public wire::registry_actor::base {
                          m.value.failures_in_a_row);
           }
           beats_changed_ = true;
+          // A node an operator drains leaves once its last lease came back.
+          if (draining_.count(node) && m.value.leases_held == 0) remove_node(node, "drained", "drained by an operator");
           return wire::pack(wire::NodeBeat{node, 0, 0, 0, 0});
         },
         [this](wire::leave_msg& m) -> wire::leave_msg { return on_leave(m); },
+        [this](wire::node_control_atom, uint32_t id, std::string& action) { on_node_control(id, action); },
         [this](wire::report_due_msg&) {
           if (table_.age(now_ms(), setup_.heartbeat_ms, 2 * int64_t{setup_.heartbeat_timeout_ms})) changed_ = true;
           // A challenge never answered is forgotten: peers that say hello and
@@ -225,6 +228,53 @@ class Registry : public wire::registry_actor::base {
     return wire::pack(wire::Leave{id, "ok"});
   }
 
+  // An operator's control of a node (the console, in this process only: the
+  // registry is published, and no peer may cordon or remove another).
+  void on_node_control(uint32_t id, const std::string& action) {
+    auto sender = current_sender();
+    if (!sender || sender->node() != node()) {
+      spdlog::warn("event=refused type=node-control reason=from-another-node");
+      return;
+    }
+    const NodeInfo* n = table_.find(id);
+    if (!n || n->state == "left" || n->state == "lost" || n->state == "removed" || n->state == "refused") {
+      spdlog::warn("event=node-control-ignored node={} action={} state={}", id, action, n ? n->state : "unknown");
+      return;
+    }
+    if (action == "cordon" || action == "drain") {
+      for (auto& [_, stage] : setup_.stages) send(stage, wire::cordon_atom::value, id, true);
+      if (action == "drain") draining_.insert(id);
+      table_.set_state(id, action == "drain" ? "draining" : "cordoned", "by an operator");
+      if (action == "drain" && n->leases_held == 0) remove_node(id, "drained", "drained by an operator");
+    } else if (action == "uncordon") {
+      for (auto& [_, stage] : setup_.stages) send(stage, wire::cordon_atom::value, id, false);
+      draining_.erase(id);
+      table_.set_state(id, "active", "uncordoned by an operator");
+    } else if (action == "remove") {
+      remove_node(id, "removed", "removed by an operator");
+    } else {
+      return;
+    }
+    spdlog::warn("event=node-control node={} action={}", id, action);
+    changed_ = true;
+    log_nodes();
+  }
+
+  // Takes a node out of the job: its leases go back to their dispatchers
+  // (handed to other workers), and the node is told to leave (it exits).
+  void remove_node(uint32_t id, const std::string& state, const std::string& why) {
+    for (auto& [_, stage] : setup_.stages) send(stage, wire::drop_node_atom::value, id);
+    if (auto c = controls_.find(id); c != controls_.end()) {
+      caf::anon_send(c->second, wire::pack(wire::Leave{id, why}));
+      controls_.erase(c);
+    }
+    draining_.erase(id);
+    table_.set_state(id, state, why);
+    changed_ = true;
+    spdlog::warn("event=node-{} node={}", state, id);
+    share_budgets();
+  }
+
   void on_down(caf::down_msg& d) {
     auto it = actor_nodes_.find(d.source);
     if (it == actor_nodes_.end()) return;
@@ -234,7 +284,7 @@ class Registry : public wire::registry_actor::base {
     // ended): the node is not lost, and still hears that the job ended.
     if (d.reason == caf::exit_reason::normal || d.reason == caf::exit_reason::user_shutdown) return;
     const NodeInfo* n = table_.find(node);
-    if (n && n->state != "left" && n->state != "lost") {
+    if (n && n->state != "left" && n->state != "lost" && n->state != "removed" && n->state != "drained") {
       table_.set_state(node, "lost", caf::to_string(d.reason));
       changed_ = true;
       spdlog::warn("event=node-lost node={} name={} reason=\"{}\"", node, n->name, caf::to_string(d.reason));
@@ -265,6 +315,7 @@ class Registry : public wire::registry_actor::base {
   std::map<caf::node_id, uint32_t> nodes_by_peer_;  // proved: CAF node -> node id
   std::map<caf::actor_addr, uint32_t> actor_nodes_; // work actors we watch
   std::map<uint32_t, caf::actor> controls_;         // whom to tell the job ended
+  std::set<uint32_t> draining_;                     // nodes an operator drains: removed once they hold no lease
   uint64_t refused_ = 0;
   bool changed_ = false;        // a state changed: log the table now
   bool beats_changed_ = false;  // only counters changed: log them now and then

@@ -377,6 +377,11 @@ using budget_msg = Msg<Budget>;
 // its stage's dispatcher, and takes a node's actors back.
 using add_worker_atom = caf::atom_constant<caf::atom("addworker")>;
 using drop_node_atom = caf::atom_constant<caf::atom("dropnode")>;
+// Local only (coordinator): an operator's cordon (true) or uncordon (false)
+// of a node: its work actors get no new leases; and the operator's node
+// control (cordon, uncordon, drain, remove) handed to the registry.
+using cordon_atom = caf::atom_constant<caf::atom("cordon")>;
+using node_control_atom = caf::atom_constant<caf::atom("nodectl")>;
 
 // Registers every wire type on `cfg` (every node must do the same).
 void register_wire_types(caf::actor_system_config& cfg);
@@ -398,7 +403,7 @@ using generator_actor = upstream_actor::extend<caf::reacts_to<log_done_msg>, caf
 using stage_actor = downstream_actor::extend_with<upstream_actor>::extend<
     caf::reacts_to<work_report_msg>, caf::reacts_to<log_done_msg>, caf::reacts_to<tick_msg>,
     caf::reacts_to<report_due_msg>, caf::reacts_to<add_worker_atom, caf::actor, uint32_t>,
-    caf::reacts_to<drop_node_atom, uint32_t>>;
+    caf::reacts_to<drop_node_atom, uint32_t>, caf::reacts_to<cordon_atom, uint32_t, bool>>;
 // The writer: receives items, logs its commits.
 using writer_actor = downstream_actor::extend<caf::reacts_to<log_done_msg>, caf::reacts_to<report_due_msg>,
                                               caf::reacts_to<set_target_msg>>;
@@ -415,7 +420,8 @@ using model_worker_actor = worker_actor::extend<caf::reacts_to<call_done_msg>, c
 using registry_actor =
     caf::typed_actor<caf::replies_to<hello_msg>::with<challenge_msg>, caf::replies_to<proof_msg>::with<welcome_msg>,
                      caf::reacts_to<join_msg, std::vector<caf::actor>>, caf::replies_to<node_beat_msg>::with<node_beat_msg>,
-                     caf::replies_to<leave_msg>::with<leave_msg>, caf::reacts_to<report_due_msg>>;
+                     caf::replies_to<leave_msg>::with<leave_msg>, caf::reacts_to<report_due_msg>,
+                     caf::reacts_to<node_control_atom, uint32_t, std::string>>;
 // Whoever watches a job (the CLI, a test, later the admin console).
 using monitor_actor = caf::typed_actor<caf::reacts_to<stage_report_msg>, caf::reacts_to<job_report_msg>>;
 

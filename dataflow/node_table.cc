@@ -57,7 +57,7 @@ void NodeTable::set_state(uint32_t id, const std::string& state, const std::stri
   if (it == nodes_.end()) return;
   it->second.state = state;
   if (!note.empty()) it->second.note = note;
-  if (state == "lost" || state == "left") it->second.leases_held = 0;
+  if (state == "lost" || state == "left" || state == "removed" || state == "drained") it->second.leases_held = 0;
 }
 
 bool NodeTable::age(int64_t now_ms, int64_t heartbeat_ms, int64_t unjoined_lost_ms) {

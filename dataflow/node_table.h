@@ -7,7 +7,10 @@
 //   lost       its connection broke (killed, cut off and noticed by the middleman's
 //              heartbeat timeout): its leases went back to the queue
 //   failing    its last cluster.worker_failure_limit items failed (sandbox, endpoint)
-//   draining   it announced it leaves (SIGTERM): it gets no new work
+//   draining   it announced it leaves (SIGTERM), or an operator drains it: it gets no new work
+//   cordoned   an operator cordoned it: no new work until uncordoned
+//   drained    an operator drained it and its last lease came back: it was told to leave
+//   removed    an operator removed it: its leases went back to the queue, it was told to leave
 //   left       it left, or the job ended
 //   refused    it could not prove the cluster token, or spoke another wire version
 // Pure; not thread-safe (lives inside the registry actor).

@@ -110,7 +110,22 @@ Expected<PipelineOutcome> run_coordinator(const PipelinePlan& plan, const WorkSp
   spdlog::info("event=listening host={} port={} token={} tls={}", o.listen.host, *port,
                o.token.empty() ? "none" : "set", o.cluster.tls() ? "on" : "off");
   if (o.on_listening) o.on_listening(*port);
-  PipelineOutcome outcome = pipeline.wait(control);
+  RunControl with_nodes = control;
+  if (o.node_commands) {
+    // Checked on every progress report (several a second).
+    // Sent from an actor of this process: the registry refuses node
+    // controls from anywhere else (it is published to the nodes).
+    with_nodes.on_progress = [outer = control.on_progress, commands = o.node_commands, registry,
+                              &sys](const std::map<std::string, wire::StageReport>& stages) {
+      auto pending = commands->take();
+      if (!pending.empty()) {
+        caf::scoped_actor self{sys};
+        for (auto& [node, action] : pending) self->send(registry, wire::node_control_atom::value, node, std::move(action));
+      }
+      if (outer) outer(stages);
+    };
+  }
+  PipelineOutcome outcome = pipeline.wait(with_nodes);
   {
     // Tell the nodes the job ended, so they exit instead of reconnecting.
     caf::scoped_actor self{sys};

@@ -16,6 +16,10 @@
 // leases go back to the coordinator's queue) and exits 0.
 #pragma once
 
+#include <mutex>
+#include <utility>
+#include <vector>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -48,6 +52,24 @@ Expected<std::string> cluster_token(const ClusterSection& cluster);
 // switched off, so a frozen peer would never be noticed).
 void configure_middleman(caf::actor_system_config& cfg, const ClusterSection& cluster);
 
+// An operator's node controls (from the console's thread), carried to the
+// registry by the coordinator's wait loop. Thread-safe: `mu_` guards the queue.
+class NodeCommands {
+ public:
+  void push(uint32_t node, std::string action) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.emplace_back(node, std::move(action));
+  }
+  std::vector<std::pair<uint32_t, std::string>> take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(queue_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<uint32_t, std::string>> queue_;
+};
+
 struct CoordinatorOptions {
   ListenAddress listen;
   std::string token;
@@ -60,6 +82,8 @@ struct CoordinatorOptions {
   std::vector<SharedEndpoint> shared_endpoints;
   // This process's model clients, when it works too (they get their share).
   LocalWork local_clients;
+  // Node controls from the console (may be null).
+  std::shared_ptr<NodeCommands> node_commands;
 };
 
 // The pipeline in an actor system with the middleman, its registry

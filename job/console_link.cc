@@ -432,7 +432,10 @@ Status ConsoleLink::record(const console::ControlRequest& c, const std::string& 
 }
 
 console::Reply ConsoleLink::control(const console::ControlRequest& c) {
-  if (!end_state_.empty()) return {409, json{{"error", "the job has ended"}}};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!end_state_.empty()) return {409, json{{"error", "the job has ended"}}};
+  }
   if (c.action == "pause" || c.action == "resume") {
     // Logged before it takes effect: a restart after the answer keeps it.
     if (auto s = record(c, "done"); !s) return {500, json{{"error", "could not log the control: " + s.error()}}};
@@ -454,24 +457,50 @@ console::Reply ConsoleLink::control(const console::ControlRequest& c) {
     return {200, json{{"ok", true}, {"state", "draining"}}};
   }
   if (c.action == "set") return set(c);
-  // PLACEHOLDER (issue 15, not built yet): cordon, drain and remove of a
-  // node answer 501 and change nothing.
-  return {501, json{{"error", "'" + c.action + "' is not implemented yet"}}};
+  if (c.action.rfind("node-", 0) == 0) return node_control(c);
+  return {404, json{{"error", "no action '" + c.action + "'"}}};
+}
+
+console::Reply ConsoleLink::node_control(const console::ControlRequest& c) {
+  const ConsoleSources src = current_sources();
+  if (!src.node_control) return {409, json{{"error", "a single-process job has no nodes"}}};
+  std::string action = c.action.substr(5);
+  if (c.key.empty() || c.key.size() > 9) return {404, json{{"error", "no node " + c.key}}};
+  uint32_t id = static_cast<uint32_t>(std::stoul(c.key));
+  // The node must be one the coordinator knows and that still works (the
+  // table as last logged, at most one heartbeat interval old).
+  std::string state;
+  if (auto logged = store_->get_meta(meta::kNodes); logged && logged.value())
+    if (auto table = decode<std::vector<NodeInfo>>(*logged.value(), "node table"); table)
+      for (const auto& n : table.value())
+        if (n.id == id) state = n.state;
+  if (state.empty()) return {404, json{{"error", "no node " + c.key}}};
+  if (state == "left" || state == "lost" || state == "removed" || state == "drained" || state == "refused")
+    return {409, json{{"error", "node " + c.key + " is " + state}}};
+  if (auto s = record(c, "done"); !s) return {500, json{{"error", "could not log the control: " + s.error()}}};
+  src.node_control(id, action);
+  spdlog::warn("component=console event=node-{} node={} from={}", action, id, c.from);
+  return {200, json{{"ok", true}, {"node", id}, {"action", action}}};
 }
 
 Expected<json> check_setting(const std::string& key, const json& value, const SettingTargets& t) {
   auto integer = [&](int64_t lo, int64_t hi) -> Expected<json> {
-    if (!value.is_number_integer() && !(value.is_number() && value.get<double>() == std::floor(value.get<double>())))
-      return invalid_input("value: " + key + " takes a whole number");
-    auto v = value.get<int64_t>();
+    bool whole = value.is_number_integer() ||
+                 (value.is_number_float() && value.get<double>() == std::floor(value.get<double>()) &&
+                  std::fabs(value.get<double>()) < 9e15);
+    if (!whole) return invalid_input("value: " + key + " takes a whole number");
+    auto v = value.is_number_unsigned() && value.get<uint64_t>() > uint64_t{1} << 62 ? int64_t{1} << 62
+                                                                                     : value.get<int64_t>();
     if (v < lo || v > hi)
       return invalid_input("value: " + key + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
     return json(v);
   };
   if (key == "target_accepted") {
     if (t.covered) return Error{"target_accepted: the target is covered already; the job is finishing", ErrorCode::kConflict};
-    auto v = integer(static_cast<int64_t>(t.target) + 1, int64_t{1} << 40);
-    if (!v) return invalid_input("value: target_accepted can only be raised (now " + std::to_string(t.target) + ")");
+    auto v = integer(1, int64_t{1} << 40);
+    if (!v) return v;
+    if (v->get<int64_t>() <= static_cast<int64_t>(t.target))
+      return invalid_input("value: target_accepted can only be raised (now " + std::to_string(t.target) + ")");
     return v;
   }
   if (key == "executor.concurrency") {
@@ -504,17 +533,18 @@ Expected<json> check_setting(const std::string& key, const json& value, const Se
 }
 
 console::Reply ConsoleLink::set(const console::ControlRequest& c) {
+  const ConsoleSources src = current_sources();
   SettingTargets t;
   {
     std::lock_guard<std::mutex> lock(mu_);
     t.target = std::max(target_, target_raised_.load());
     if (auto w = stages_.find("writer"); w != stages_.end()) t.covered = w->second.accepted >= t.target;
   }
-  for (const auto* client : {sources_.generator_client.get(), sources_.solver_client.get()})
+  for (const auto* client : {src.generator_client.get(), src.solver_client.get()})
     if (client)
       for (const auto& [name, e] : client->stats().endpoints) t.endpoints[name] = e.max_in_flight;
-  for (const auto& e : sources_.endpoints) t.endpoints.try_emplace(e.name, static_cast<int>(e.max_in_flight));
-  if (auto ex = sources_.executor.lock()) t.executor_workers = ex->workers();
+  for (const auto& e : src.endpoints) t.endpoints.try_emplace(e.name, static_cast<int>(e.max_in_flight));
+  if (auto ex = src.executor.lock()) t.executor_workers = ex->workers();
   auto checked = check_setting(c.key, c.value, t);
   if (!checked) {
     int status = checked.code() == ErrorCode::kConflict ? 409 : 400;
@@ -528,13 +558,14 @@ console::Reply ConsoleLink::set(const console::ControlRequest& c) {
 }
 
 bool ConsoleLink::apply_setting(const std::string& key, const json& value) {
+  const ConsoleSources src = current_sources();
   if (key == "target_accepted") {
     uint64_t target = value.get<uint64_t>();
     if (!max_generated_) max_items_ = target * 20;  // the derived ceiling follows (JobSection::effective_max_generated)
     target_raised_ = std::max(target_raised_.load(), target);
     return true;
   }
-  return apply_live_setting(sources_, key, value);
+  return apply_live_setting(src, key, value);
 }
 
 bool apply_live_setting(const ConsoleSources& sources, const std::string& key, const json& value) {
@@ -570,9 +601,15 @@ json logged_console_settings(JobStore& store) {
 }
 
 void ConsoleLink::attach(ConsoleSources sources) {
+  std::lock_guard<std::mutex> lock(mu_);  // the server may already answer requests
   sources.described_config = sources_.described_config;
   if (sources.endpoints.empty()) sources.endpoints = sources_.endpoints;
   sources_ = std::move(sources);
+}
+
+ConsoleSources ConsoleLink::current_sources() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sources_;
 }
 
 void ConsoleLink::reapply_settings() {
@@ -582,6 +619,7 @@ void ConsoleLink::reapply_settings() {
 }
 
 console::Reply ConsoleLink::view(const std::string& name, const std::string& query) {
+  const ConsoleSources src = current_sources();
   auto param = [&](const std::string& key, uint64_t fallback) -> uint64_t {
     std::string needle = key + "=";
     for (size_t pos = 0; pos < query.size();) {
@@ -603,7 +641,7 @@ console::Reply ConsoleLink::view(const std::string& name, const std::string& que
   if (name == "warnings") return {200, json{{"lines", recent_warnings()}}};
   if (name == "config") return {200, config_view()};
   if (name == "nodes") {
-    if (sources_.nodes) return {200, sources_.nodes()};
+    if (src.nodes) return {200, src.nodes()};
     // As the coordinator last logged them (every heartbeat round that changed them).
     json nodes = json::array();
     if (auto logged = store_->get_meta(meta::kNodes); logged && logged.value())
@@ -621,13 +659,14 @@ console::Reply ConsoleLink::view(const std::string& name, const std::string& que
 }
 
 json ConsoleLink::endpoints_view() const {
+  const ConsoleSources src = current_sources();
   json out = json::array();
   std::map<std::string, const EndpointSpec*> specs;
-  for (const auto& e : sources_.endpoints) specs[e.name] = &e;
+  for (const auto& e : src.endpoints) specs[e.name] = &e;
   double elapsed = seconds_since(started_);
   std::set<const model::ModelClient*> seen;
-  for (const auto& [role, client] : {std::pair{"generator", sources_.generator_client.get()},
-                                     std::pair{"solver", sources_.solver_client.get()}}) {
+  for (const auto& [role, client] : {std::pair{"generator", src.generator_client.get()},
+                                     std::pair{"solver", src.solver_client.get()}}) {
     if (!client || !seen.insert(client).second) continue;
     for (const auto& [name, e] : client->stats().endpoints) {
       json j{{"name", name},
@@ -661,7 +700,8 @@ json ConsoleLink::endpoints_view() const {
 }
 
 json ConsoleLink::sandbox_view() const {
-  auto ex = sources_.executor.lock();
+  const ConsoleSources src = current_sources();
+  auto ex = src.executor.lock();
   if (!ex) return json{{"present", false}};
   auto st = ex->stats();
   return json{{"present", true},
@@ -676,9 +716,10 @@ json ConsoleLink::sandbox_view() const {
 }
 
 json ConsoleLink::config_view() const {
+  const ConsoleSources src = current_sources();
   json endpoints = json::array();
   static const std::regex url_password(R"(://([^:/@\s]+):[^@/\s]+@)");
-  for (const auto& e : sources_.endpoints)
+  for (const auto& e : src.endpoints)
     endpoints.push_back({{"name", e.name},
                          {"role", e.role},
                          {"base_url", std::regex_replace(e.base_url, url_password, "://$1:(hidden)@")},
@@ -692,7 +733,7 @@ json ConsoleLink::config_view() const {
   json settings = json::object();
   if (auto logged = store_->get_meta(meta::kConsoleSettings); logged && logged.value())
     settings = json::parse(*logged.value(), nullptr, false);
-  return json{{"keys", redacted_config(sources_.described_config)},
+  return json{{"keys", redacted_config(src.described_config)},
               {"endpoints", endpoints},
               {"changed_while_running", settings.is_object() ? settings : json::object()}};
 }

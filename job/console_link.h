@@ -72,6 +72,9 @@ struct ConsoleSources {
   std::vector<EndpointSpec> endpoints;  // for prices and the config view
   std::string described_config;         // describe(config)
   std::function<nlohmann::json()> nodes;  // the cluster's node table (coordinator)
+  // Hands a node control (cordon, uncordon, drain, remove) to the
+  // coordinator; null in a single-process job.
+  std::function<void(uint32_t node, const std::string& action)> node_control;
 };
 
 struct ConsoleLinkSettings {
@@ -111,12 +114,14 @@ class ConsoleLink {
  private:
   ConsoleLink();
   nlohmann::json snapshot() const;
+  ConsoleSources current_sources() const;  // a copy, under mu_
   console::Reply view(const std::string& name, const std::string& query);
   nlohmann::json endpoints_view() const;
   nlohmann::json sandbox_view() const;
   nlohmann::json config_view() const;
   console::Reply control(const console::ControlRequest& c);
   console::Reply set(const console::ControlRequest& c);
+  console::Reply node_control(const console::ControlRequest& c);
   bool apply_setting(const std::string& key, const nlohmann::json& value);
   Status record(const console::ControlRequest& c, const std::string& outcome,
                 const nlohmann::json& setting = nullptr);
@@ -133,8 +138,8 @@ class ConsoleLink {
   std::atomic<uint64_t> max_items_{0};
   uint64_t max_generated_ = 0;  // configured (0: derived from the target, x20)
   std::unique_ptr<OutputViews> outputs_;
-  ConsoleSources sources_;      // set before the run; read-only after
   mutable std::mutex mu_;  // guards everything below
+  ConsoleSources sources_;  // attach() may race the first requests
   std::map<std::string, wire::StageReport> stages_;
   std::map<std::string, std::pair<double, uint64_t>> last_in_;   // stage -> (seconds, received) a tick ago
   std::map<std::string, std::pair<double, uint64_t>> last_out_;  // stage -> (seconds, sent) a tick ago

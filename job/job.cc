@@ -354,6 +354,13 @@ JobResult Job::run(const RunControl& control) {
     }
     spdlog::info("component=console event=setting-reapplied key={} value={}", key, value.dump());
   }
+  std::shared_ptr<NodeCommands> node_commands;
+  if (!request_.listen.empty()) {
+    node_commands = std::make_shared<NodeCommands>();
+    sources.node_control = [node_commands](uint32_t node, const std::string& action) {
+      node_commands->push(node, action);
+    };
+  }
   std::unique_ptr<ConsoleLink> console;
   std::string console_listen = request_.console.empty() ? config_.console.listen : request_.console;
   if (console_listen.empty()) {
@@ -406,7 +413,7 @@ JobResult Job::run(const RunControl& control) {
   if (request_.listen.empty()) {
     outcome = run_pipeline(plan_, work_, std::move(parts), std::move(local), with_threads);
   } else {
-    auto coordinated = run_coordinator(std::move(parts), std::move(local), with_threads, log);
+    auto coordinated = run_coordinator(std::move(parts), std::move(local), with_threads, log, node_commands);
     if (!coordinated) {
       result.error = coordinated.error();
       return result;
@@ -433,7 +440,8 @@ JobResult Job::run(const RunControl& control) {
 }
 
 Expected<PipelineOutcome> Job::run_coordinator(CoordinatorParts parts, LocalWork local, const RunControl& control,
-                                               std::shared_ptr<JobLog> log) {
+                                               std::shared_ptr<JobLog> log,
+                                               std::shared_ptr<NodeCommands> node_commands) {
   auto address = parse_listen_address(request_.listen);
   if (!address) return address.failure();
   CoordinatorOptions o;
@@ -441,6 +449,7 @@ Expected<PipelineOutcome> Job::run_coordinator(CoordinatorParts parts, LocalWork
   o.token = cluster_token_;
   o.cluster = config_.cluster;
   o.on_listening = request_.on_listening;
+  o.node_commands = std::move(node_commands);
   for (const auto& e : config_.endpoints)
     if (e.shared) o.shared_endpoints.push_back({e.name, e.requests_per_minute, e.tokens_per_minute});
   if (config_.cluster.local_workers) {

@@ -37,6 +37,8 @@
 
 namespace vf {
 
+class NodeCommands;
+
 struct JobRequest {
   std::string config_path;             // as the user spelled it
   std::vector<std::string> overrides;  // --set key=value
@@ -95,7 +97,8 @@ class Job {
   Status write_summary(nlohmann::json& summary);
   Status recover_outputs();
   Expected<PipelineOutcome> run_coordinator(CoordinatorParts parts, LocalWork local, const RunControl& control,
-                                            std::shared_ptr<JobLog> log);
+                                            std::shared_ptr<JobLog> log,
+                                           std::shared_ptr<NodeCommands> node_commands);
 
   JobRequest request_;
   JobConfig config_;

@@ -66,7 +66,7 @@ def main():
         sim, port = crash.start_sim(build, work, "sim", 5)
         procs.append(sim)
         cfg = os.path.join(work, "job.toml")
-        config(cfg, port, 400)
+        config(cfg, port, 200)
         ref = subprocess.run([exe, "run", cfg, "--out", os.path.join(work, "ref"), "--no-progress"],
                              capture_output=True, text=True, timeout=600)
         if ref.returncode not in (0, 3):

@@ -62,7 +62,7 @@ const token = crypto.randomBytes(16).toString("hex");
 // Chromium writes under ~/.config and ~/.cache even with a profile folder.
 const env = { ...process.env, VERIFORGE_CONSOLE_TOKEN: token, XDG_CONFIG_HOME: path.join(work, "xdg-config"),
               XDG_CACHE_HOME: path.join(work, "xdg-cache") };
-const target = 300;
+const target = 200;
 const job = spawn(veriforge, ["run", path.join(src, "configs/local.toml"), "--out", out, "--no-progress",
                               "--console", "127.0.0.1:0", "--set", `target_accepted=${target}`],
                   { env, stdio: ["ignore", "ignore", "pipe"] });

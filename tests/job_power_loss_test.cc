@@ -77,7 +77,7 @@ TEST_CASE("a job killed by a power loss at any sync resumes to the uninterrupted
   REQUIRE(expected.size() == 30);
 
   std::mt19937 rng(11);
-  for (int trial = 0; trial < 8; ++trial) {
+  for (int trial = 0; trial < 5; ++trial) {
     TempDir dir;
     std::string out = dir.path() + "/job";
     FaultInjectionEnv env;

@@ -45,6 +45,7 @@ caf::behavior echo(caf::event_based_actor*) {
       .or_else(echo_one<Tick>())
       .or_else(echo_one<ReportDue>())
       .or_else(echo_one<Pause>())
+      .or_else(echo_one<SetTarget>())
       .or_else(echo_one<StageReport>())
       .or_else(echo_one<JobReport>())
       .or_else(echo_one<Hello>())
@@ -207,6 +208,9 @@ int main(int argc, char** argv) {
     cases.push_back(make_case<Tick>({3}, [](auto& a, auto& b) { return a.n == b.n; }));
     cases.push_back(make_case<ReportDue>({4}, [](auto& a, auto& b) { return a.n == b.n; }));
     cases.push_back(make_case<Pause>({true}, [](auto& a, auto& b) { return a.paused == b.paused; }));
+    cases.push_back(make_case<SetTarget>({5000, 100000}, [](auto& a, auto& b) {
+      return a.target == b.target && a.max_items == b.max_items;
+    }));
     cases.push_back(make_case<RunDone>({9, sample_item(9).executions.at(0)}, [](auto& a, auto& b) {
       return a.lease == b.lease && a.execution.output == b.execution.output &&
              a.execution.error_tail == b.execution.error_tail && a.execution.status == b.execution.status;
@@ -220,11 +224,15 @@ int main(int argc, char** argv) {
       return a.lease == b.lease && a.index == b.index && a.outcome.choices == b.outcome.choices &&
              a.outcome.prompt_tokens == b.outcome.prompt_tokens && a.outcome.endpoint == b.outcome.endpoint;
     }));
-    cases.push_back(make_case<StageReport>({"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3, 1, 6}, [](auto& a, auto& b) {
-      return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held && a.finished == b.finished &&
-             a.fenced == b.fenced && a.workers == b.workers && a.credit_overruns == b.credit_overruns &&
-             a.requeued == b.requeued;
-    }));
+    cases.push_back(make_case<StageReport>(
+        {"writer", 10, 9, 8, 1, 2, 3, 32, true, 5, 3, 1, 6, 2, 0.5, 0.25, 0.25, {1, 0, 4}, 1.75},
+        [](auto& a, auto& b) {
+          return a.stage == b.stage && a.accepted == b.accepted && a.peak_held == b.peak_held &&
+                 a.finished == b.finished && a.fenced == b.fenced && a.workers == b.workers &&
+                 a.credit_overruns == b.credit_overruns && a.requeued == b.requeued && a.busy == b.busy &&
+                 a.backpressured == b.backpressured && a.latency_counts == b.latency_counts &&
+                 a.latency_sum == b.latency_sum;
+        }));
     cases.push_back(make_case<JobReport>({false, "disk full", "{\"accepted\":1}"}, [](auto& a, auto& b) {
       return a.ok == b.ok && a.error == b.error && a.summary_json == b.summary_json;
     }));

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Sanitizer builds (see README "Sanitizers").
 #   tools/sanitize.sh          CI's share (part of tools/test.sh):
-#                              ASan+UBSan and TSan over the test binaries of
-#                              the code without CAF (storage, dataflow, answer
-#                              judge, sandbox with its hostile-code suite,
-#                              model client against llm-sim, console server).
-#   tools/sanitize.sh --full   also ASan+UBSan over every ctest, the CAF
-#                              actors, the real jobs, the two-process wire
-#                              test and the cluster tests included (CAF's
-#                              headers need -fno-sanitize=null); ~60 min on
-#                              2 cores, run before each release.
+#                              ASan+UBSan over the test binaries of the code
+#                              without CAF (storage, dataflow, answer judge
+#                              and its fuzz test, sandbox with its
+#                              hostile-code suite, model client against
+#                              llm-sim, console server); TSan over the
+#                              threaded ones that build quickly (sandbox
+#                              pool, console server).
+#   tools/sanitize.sh --full   ASan+UBSan over every ctest, the CAF actors,
+#                              the real jobs, the two-process wire test and
+#                              the cluster tests included (CAF's headers need
+#                              -fno-sanitize=null), and TSan over the unit,
+#                              sandbox, model-client and console tests;
+#                              ~60 min on 2 cores, run before each release.
 # TSan never covers CAF: CAF's own libraries report false races under it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +48,12 @@ fi
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 cmake -S . -B build-tsan -G Ninja $FLAGS -DVERIFORGE_SANITIZE=thread > /dev/null
-cmake --build build-tsan --target unit_tests sandbox_tests model_tests console_tests
+TSAN_TESTS="console_tests"
+[ $FULL = 1 ] && TSAN_TESTS="unit_tests model_tests console_tests"
+cmake --build build-tsan --target $TSAN_TESTS sandbox_tests
 # A hang fails the run instead of eating CI's time.
 export TSAN_OPTIONS="halt_on_error=1 suppressions=$SUPP"
-for t in unit_tests model_tests console_tests; do
+for t in $TSAN_TESTS; do
   echo "== TSan: $t"
   timeout 1200 build-tsan/$t
 done

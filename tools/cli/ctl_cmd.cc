@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 namespace vf {
@@ -64,8 +65,17 @@ int cmd_ctl(const CtlRequest& r) {
     auto eq = r.command[1].find('=');
     path = "api/v1/job/set";
     body = nlohmann::json{{"key", r.command[1].substr(0, eq)}, {"value", value_of(r.command[1].substr(eq + 1))}}.dump();
+  } else if (what == "node") {
+    static const std::set<std::string> actions{"cordon", "uncordon", "drain", "remove"};
+    if (r.command.size() != 3 || r.command[1].empty() ||
+        r.command[1].find_first_not_of("0123456789") != std::string::npos || !actions.count(r.command[2])) {
+      std::fprintf(stderr, "veriforge ctl: node ID cordon|uncordon|drain|remove (ID as in 'status' or /api/v1/nodes)\n");
+      return 2;
+    }
+    path = "api/v1/nodes/" + r.command[1] + "/" + r.command[2];
   } else {
-    std::fprintf(stderr, "veriforge ctl: unknown command '%s' (pause, resume, drain, stop, stop-now, status, set)\n",
+    std::fprintf(stderr,
+                 "veriforge ctl: unknown command '%s' (pause, resume, drain, stop, stop-now, status, set, node)\n",
                  what.c_str());
     return 2;
   }

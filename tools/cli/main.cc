@@ -330,11 +330,12 @@ int main(int argc, char** argv) {
   status->add_flag("--json", as_json, "One JSON object instead of the table");
   CtlRequest ctl_request;
   auto* ctl = app.add_subcommand("ctl", "Control a running job through its console: pause, resume, drain, stop, "
-                                        "stop-now, status, set KEY=VALUE.");
+                                        "stop-now, status, set KEY=VALUE, node ID cordon|uncordon|drain|remove.");
   ctl->add_option("--console", ctl_request.console_url, "The console's URL (printed at start, in DIR/console.url)");
   ctl->add_option("--dir", ctl_request.dir, "A job folder: its console.url and console.token");
   ctl->add_option("--token", ctl_request.token, "The console token (else VERIFORGE_CONSOLE_TOKEN, else DIR/console.token)");
-  ctl->add_option("command", ctl_request.command, "pause | resume | drain | stop | stop-now | status | set KEY=VALUE")
+  ctl->add_option("command", ctl_request.command,
+                  "pause | resume | drain | stop | stop-now | status | set KEY=VALUE | node ID ACTION")
       ->required();
   std::string review_listen = "127.0.0.1:0";
   auto* review = app.add_subcommand("console", "Serve the console, read-only, for a job that has ended or crashed "
