@@ -7,7 +7,8 @@ Runs the same offline job (configs/local.toml) alternately without a console
 and with one that a simulated open page keeps busy: the page's event stream
 (one snapshot a second), its polls of the other views every 3 s (endpoints,
 sandbox, rejections, warnings, nodes, a page of accepted items), and on top
-of that GET /api/v1/job ten times a second, timed. Throughput is accepted
+of that GET /api/v1/job twice a second, timed (the client's own CPU
+counts against the job too: the machine is shared). Throughput is accepted
 items per second of the job's own summary (elapsed_s), so process start-up
 and the sandbox's warm-up are not counted. Prints both medians, their ratio,
 and the latency percentiles of /api/v1/job.
@@ -29,7 +30,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 def page_load(url, stop, latencies):
-    """Does what an open console page does, plus a timed 10 Hz /api/v1/job."""
+    """Does what an open console page does, plus a timed 2 Hz /api/v1/job."""
     def stream():
         try:
             with urllib.request.urlopen(url + "api/v1/events", timeout=30) as r:
@@ -56,7 +57,7 @@ def page_load(url, stop, latencies):
                 latencies.append(time.perf_counter() - t0)
             except Exception:
                 pass
-            stop.wait(0.1)
+            stop.wait(0.5)
 
     threads = [threading.Thread(target=f, daemon=True) for f in (stream, views, timed)]
     for t in threads:
@@ -96,7 +97,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--target", type=int, default=400)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
     a = ap.parse_args()
     exe = os.path.join(a.build, "veriforge")
     without, with_page, lat = [], [], []
