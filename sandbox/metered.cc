@@ -53,14 +53,20 @@ void MeteredExecutor::finished(const RunResult& r) {
     if (r.status == RunStatus::kMissingDependency && !r.detail.empty()) ++stats_.missing[r.detail];
     stats_.run_seconds.observe(r.wall_ms / 1000.0);
     --stats_.running;
-    while (!waiting_.empty() && stats_.running < stats_.concurrency) {
-      next.push_back(std::move(waiting_.front()));
-      waiting_.pop_front();
-      ++stats_.running;
-    }
-    stats_.waiting = waiting_.size();
+    next = admit_waiting();
   }
   for (auto& [request, done] : next) start(std::move(request), std::move(done));
+}
+
+std::vector<std::pair<RunRequest, Executor::Callback>> MeteredExecutor::admit_waiting() {
+  std::vector<std::pair<RunRequest, Callback>> admitted;
+  while (!waiting_.empty() && stats_.running < stats_.concurrency) {
+    admitted.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+    ++stats_.running;
+  }
+  stats_.waiting = waiting_.size();
+  return admitted;
 }
 
 ExecutorStats MeteredExecutor::stats() const {
@@ -74,12 +80,7 @@ bool MeteredExecutor::set_concurrency(unsigned n) {
     std::lock_guard<std::mutex> lock(mu_);
     if (n < 1 || n > stats_.workers) return false;
     stats_.concurrency = n;
-    while (!waiting_.empty() && stats_.running < stats_.concurrency) {
-      next.push_back(std::move(waiting_.front()));
-      waiting_.pop_front();
-      ++stats_.running;
-    }
-    stats_.waiting = waiting_.size();
+    next = admit_waiting();
   }
   for (auto& [request, done] : next) start(std::move(request), std::move(done));
   return true;

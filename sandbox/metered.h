@@ -16,6 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/histogram.h"
 #include "sandbox/run.h"
@@ -46,6 +48,8 @@ class MeteredExecutor : public Executor {
  private:
   void start(RunRequest request, Callback done);  // called without mu_
   void finished(const RunResult& r);
+  // Under mu_: takes the runs waiting that the cap now lets start (counted as running).
+  std::vector<std::pair<RunRequest, Callback>> admit_waiting();
 
   std::unique_ptr<Executor> inner_;
   mutable std::mutex mu_;
