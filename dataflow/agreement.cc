@@ -19,8 +19,8 @@ class AgreementCheck final : public Check {
       v.detail = "no solver samples reached the verifier";
       return v;
     }
-    const equiv::Policy& policy = o_.check.policies.for_domain(item.provenance.domain);
-    equiv::Policy sample_policy = policy;
+    equiv::Policy sample_policy = o_.check.policies.for_domain(item.provenance.domain);
+    if (item.answer_tolerance >= 0) sample_policy.absolute_tolerance = item.answer_tolerance;
     sample_policy.extract = equiv::ExtractMode::kNever;  // answers were extracted by the solver stage
     size_t agree = 0, answered = 0;
     for (const auto& s : item.solver_samples) {

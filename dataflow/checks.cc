@@ -1,5 +1,6 @@
 #include "dataflow/checks.h"
 
+#include "dataflow/equiv/extract.h"
 #include "dataflow/seeds.h"
 
 namespace vf {
@@ -24,6 +25,12 @@ std::string normalize_answer(const std::string& s) { return collapse_whitespace(
 equiv::Verdict judge_output(const std::string& gold, const std::string& output, const equiv::Policy& domain_policy) {
   equiv::Policy p = domain_policy;
   p.extract = equiv::ExtractMode::kNever;
+  // A program that boxes its answer among other printed text
+  // ("Forecast value: \boxed{501.84}") answers what it boxed.
+  if (output.find("\\boxed") != std::string::npos && gold.find("\\boxed") == std::string::npos) {
+    auto ex = equiv::extract_final_answer(output, equiv::Fallback::kNone);
+    if (ex.found && ex.method.rfind("boxed", 0) == 0) return equiv::judge(gold, ex.answer, p);
+  }
   return equiv::judge(gold, output, p);
 }
 
@@ -112,7 +119,9 @@ ItemVerdict SeedMatchCheck::check(const Item& item) const {
   ItemVerdict v;
   if (failed_run(item, v)) return v;
   v.answer = item.executions.front().output;
-  auto e = judge_output(item.reference_answer, v.answer, options_.policies.for_domain(item.provenance.domain));
+  equiv::Policy policy = options_.policies.for_domain(item.provenance.domain);
+  if (item.answer_tolerance >= 0) policy.absolute_tolerance = item.answer_tolerance;
+  auto e = judge_output(item.reference_answer, v.answer, policy);
   v.note = std::string(equiv::to_string(e.outcome)) + ": " + e.reason;
   if (!e.gold_form.empty()) v.note += " | gold " + e.gold_form.substr(0, 300) + " | output " + e.pred_form.substr(0, 300);
   if (!e.equivalent()) {

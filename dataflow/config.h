@@ -126,7 +126,7 @@ struct SandboxSection {  // [sandbox]
 struct EquivalenceSection {  // [equivalence]: defaults for every domain
   double float_noise_rel = 1e-9;
   double symbolic_rel = 1e-6;
-  double exact_rel = 1e-12;
+  double exact_rel = 1e-18;
   std::string integer_gold = "exact";
   bool percent_as_fraction = true;
   bool require_units = false;

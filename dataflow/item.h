@@ -120,10 +120,11 @@ struct Item {
   uint64_t completion_tokens = 0;
   std::string evolved_from;                    // evol-instruct: the question it rewrote
   std::string evolution;                       // evol-instruct: the operation ("add-constraints", ...)
+  double answer_tolerance = -1;                // the seed's metadata.answer_tolerance; -1: none
   MSGPACK_DEFINE(id, state, question, rationale, reference_answer, answer, generator,
                  provenance, substitutions, executions, reject_reason, reject_detail, required_modules,
                  verdict_note, prompt, conditioned_on, generator_reply, solver_samples, pass_rate, difficulty,
-                 prompt_tokens, completion_tokens, evolved_from, evolution)
+                 prompt_tokens, completion_tokens, evolved_from, evolution, answer_tolerance)
 
   ItemState item_state() const { return static_cast<ItemState>(state); }
 };

@@ -1,6 +1,8 @@
 #include "dataflow/seeds.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,7 +29,9 @@ std::map<std::string, std::string> default_distribution_modules() {
           {"pillow", "PIL"},              {"opencv-python", "cv2"},
           {"gurobi-machinelearning", "gurobi_ml"}, {"ipython", "IPython"},
           {"quantlib", "QuantLib"},       {"quantlib-python", "QuantLib"},
-          {"z3-solver", "z3"},            {"rdkit-pypi", "rdkit"}};
+          {"z3-solver", "z3"},            {"rdkit-pypi", "rdkit"},
+          {"python-dateutil", "dateutil"}, {"scikit-image", "skimage"},
+          {"gurobipy", "gurobipy"},       {"PyQt5", "PyQt5"}};
 }
 
 std::string module_for_distribution(const std::string& requirement, const DistributionModules& distribution_modules) {
@@ -40,8 +44,10 @@ std::string module_for_distribution(const std::string& requirement, const Distri
     std::transform(d.begin(), d.end(), d.begin(), ::tolower);
     if (d == lower) return module;
   }
-  std::replace(name.begin(), name.end(), '-', '_');
-  return name;
+  // Import names are lower case where the distribution's is not ("PuLP",
+  // "NumPy", "SymPy"); the exceptions are in the map ("QuantLib").
+  std::replace(lower.begin(), lower.end(), '-', '_');
+  return lower;
 }
 
 std::vector<std::string> required_modules(const Seed& seed, const DistributionModules& map) {
@@ -89,6 +95,10 @@ struct Validator {
   }
 
   // Validates one item; appends a Seed when it is valid.
+  void warning(const std::string& file, int64_t index, int64_t line, std::string field, std::string message) {
+    set.warnings.push_back({file, index, line, std::move(field), std::move(message)});
+  }
+
   void item(const std::string& file, uint32_t index, int64_t line, const json& v) {
     ++set.items_read;
     size_t before = set.problems.size();
@@ -126,24 +136,46 @@ struct Validator {
       seed.metadata = *meta;
       seed.license = required_string(*meta, "license", "metadata.license", true);
       seed.domain = required_string(*meta, "domain", "metadata.domain", true);
-      // Optional fields are type-checked when present.
+      // Documented fields the pipeline does not read: another type is a warning.
       auto string_or_list = [&](const char* key) {
         auto it = meta->find(key);
         if (it == meta->end() || it->is_string()) return;
         if (it->is_array() && std::all_of(it->begin(), it->end(), [](const json& e) { return e.is_string(); }))
           return;
-        problem(file, index, line, std::string("metadata.") + key,
-                std::string("is a ") + type_name(*it) + ", expected a string or a list of strings");
+        warning(file, index, line, std::string("metadata.") + key,
+                std::string("is a ") + type_name(*it) + ", expected a string or a list of strings; loaded as is");
       };
+      if (meta->find("source") == meta->end())
+        warning(file, index, line, "metadata.source", "missing (Loong's schema requires it); loaded");
       string_or_list("source");
       string_or_list("contributor");
-      for (const char* key : {"name", "date_created", "python_version"}) {
+      string_or_list("date_created");
+      for (const char* key : {"name", "python_version"}) {
         auto it = meta->find(key);
         if (it != meta->end() && !it->is_string())
-          problem(file, index, line, std::string("metadata.") + key,
-                  std::string("is a ") + type_name(*it) + ", expected a string");
+          warning(file, index, line, std::string("metadata.") + key,
+                  std::string("is a ") + type_name(*it) + ", expected a string; loaded as is");
       }
       if (auto it = meta->find("name"); it != meta->end() && it->is_string()) seed.name = it->get<std::string>();
+      if (auto it = meta->find("answer_tolerance"); it != meta->end() && !it->is_null()) {
+        double tolerance = -1;
+        if (it->is_number()) {
+          tolerance = it->get<double>();
+        } else if (it->is_string()) {
+          // "1e-6" written as text: accepted when the whole text is a number.
+          const std::string text = it->get<std::string>();
+          char* end = nullptr;
+          tolerance = std::strtod(text.c_str(), &end);
+          if (text.empty() || end != text.c_str() + text.size()) tolerance = -2;
+        } else {
+          tolerance = -2;
+        }
+        if (!(tolerance >= 0) || !std::isfinite(tolerance))
+          problem(file, index, line, "metadata.answer_tolerance",
+                  "is " + it->dump() + ", expected a non-negative number");
+        else
+          seed.answer_tolerance = tolerance;
+      }
       if (auto it = meta->find("required_dependencies"); it != meta->end()) {
         if (!it->is_array()) {
           problem(file, index, line, "metadata.required_dependencies",
@@ -168,7 +200,8 @@ struct Validator {
                       '\x1f' + seed.rationale;
     auto [it, fresh] = seen_items.emplace(key, file + " item " + std::to_string(index));
     if (!fresh) {
-      problem(file, index, line, "", "duplicate of " + it->second + " (same question, answer and rationale)");
+      ++set.duplicates_dropped;
+      warning(file, index, line, "", "duplicate of " + it->second + " (same question, answer and rationale); dropped");
       return;
     }
     set.seeds.push_back(std::move(seed));

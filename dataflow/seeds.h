@@ -1,6 +1,13 @@
 // Seed datasets in the Loong format: a JSON array, or JSON Lines, of
 //   {question, final_answer, rationale, metadata{license, domain, ...}}.
 //
+// Strict only where the pipeline reads a field (question, final_answer,
+// rationale, metadata.license, metadata.domain, required_dependencies,
+// answer_tolerance), as Loong's own schema check is: other metadata
+// (date_created as a list, contributor lists, numbers, nulls) loads, with a
+// warning when a documented field has an unexpected type. Exact duplicates
+// (same question, answer and rationale) are dropped with a warning.
+//
 // load_seeds() reads any number of files and folders (folders: every *.json
 // and *.jsonl inside, recursively, in sorted order) and validates each item.
 // Every problem is reported with its file, item index (and line for JSON
@@ -31,6 +38,9 @@ struct Seed {
   std::string license;
   std::string name;
   std::vector<std::string> required_dependencies;
+  // metadata.answer_tolerance: an absolute tolerance, element by element, as
+  // Loong's execute_and_compare.py applies it. Negative: none given.
+  double answer_tolerance = -1;
 };
 
 struct SeedProblem {
@@ -44,7 +54,11 @@ struct SeedProblem {
 
 struct SeedSet {
   std::vector<Seed> seeds;       // valid seeds only
-  std::vector<SeedProblem> problems;
+  std::vector<SeedProblem> problems;  // items that cannot be used: fatal unless skipping
+  // Loaded anyway: metadata the pipeline does not read in another type, a
+  // missing metadata.source, exact duplicates (dropped; both places named).
+  std::vector<SeedProblem> warnings;
+  size_t duplicates_dropped = 0;
   std::vector<std::string> files;
   size_t items_read = 0;         // valid + invalid items
   uint64_t content_hash = 0;     // FNV-1a over the files' bytes, in order

@@ -29,6 +29,7 @@ std::optional<Item> SeedSource::next() {
   item.generator = "seed";
   item.provenance = provenance_of(s);
   item.required_modules = required_modules(s, modules_);
+  item.answer_tolerance = s.answer_tolerance;
   return item;
 }
 

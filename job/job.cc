@@ -1,5 +1,7 @@
 #include "job/job.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -95,6 +97,39 @@ std::vector<std::string> seed_problem_lines(const SeedSet& seeds, size_t limit) 
   return out;
 }
 
+std::vector<std::string> seed_warning_lines(const SeedSet& seeds, size_t limit) {
+  // One line per file, field and message, naming the items it concerns.
+  struct Group {
+    const SeedProblem* first;
+    std::vector<int64_t> items;
+  };
+  std::vector<Group> groups;
+  for (const auto& w : seeds.warnings) {
+    bool duplicate = w.message.rfind("duplicate of ", 0) == 0;  // each names its own pair
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
+      return !duplicate && g.first->file == w.file && g.first->field == w.field && g.first->message == w.message;
+    });
+    if (it == groups.end()) groups.push_back(Group{&w, {w.index}});
+    else it->items.push_back(w.index);
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < groups.size() && i < limit; ++i) {
+    const Group& g = groups[i];
+    std::string line = "seed warning: " + g.first->to_string();
+    if (g.items.size() > 1) {
+      line += " (" + std::to_string(g.items.size()) + " items: ";
+      for (size_t k = 0; k < g.items.size() && k < 8; ++k) line += (k ? ", " : "") + std::to_string(g.items[k]);
+      line += g.items.size() > 8 ? ", ...)" : ")";
+    }
+    out.push_back(std::move(line));
+  }
+  if (groups.size() > limit) out.push_back("seed warning: ... and " + std::to_string(groups.size() - limit) + " more");
+  if (seeds.duplicates_dropped > 0)
+    out.push_back("seed warning: " + std::to_string(seeds.duplicates_dropped) +
+                  " exact duplicate item(s) dropped; " + std::to_string(seeds.seeds.size()) + " items kept");
+  return out;
+}
+
 Expected<std::unique_ptr<Job>> Job::prepare(const JobRequest& request, std::vector<std::string>& notes) {
   std::unique_ptr<Job> job(new Job());
   job->request_ = request;
@@ -107,6 +142,7 @@ Expected<std::unique_ptr<Job>> Job::prepare(const JobRequest& request, std::vect
 
   job->seeds_ = load_seeds(c.job.seeds);
   const SeedSet& seeds = job->seeds_;
+  for (auto& line : seed_warning_lines(seeds)) notes.push_back(std::move(line));
   if (!seeds.problems.empty()) {
     for (auto& line : seed_problem_lines(seeds)) notes.push_back(std::move(line));
     if (!c.job.skip_invalid_seeds)

@@ -125,6 +125,8 @@ Expected<JobRequest> logged_request(const std::string& dir);
 // Seed problems as the lines the user sees ("seed error: FILE: item 3 ...",
 // at most `limit`, then how many more).
 std::vector<std::string> seed_problem_lines(const SeedSet& seeds, size_t limit = 50);
+// "seed warning: ..." lines (loaded anyway), then the count of dropped duplicates.
+std::vector<std::string> seed_warning_lines(const SeedSet& seeds, size_t limit = 20);
 
 // Model usage (calls, retries, tokens) per stage and endpoint, and totals.
 nlohmann::json model_usage(const model::ModelClient* generator, const model::ModelClient* solver);

@@ -17,6 +17,7 @@ Expected<nlohmann::json> run_seed_check(const SeedCheckRequest& request, const R
   JobConfig& c = config.value();
   bool skip = request.skip_invalid_seeds || c.job.skip_invalid_seeds;
   SeedSet seeds = load_seeds(request.seed_paths);
+  for (auto& line : seed_warning_lines(seeds)) notes.push_back(std::move(line));
   if (!seeds.problems.empty()) {
     for (auto& line : seed_problem_lines(seeds)) notes.push_back(std::move(line));
     if (!skip)

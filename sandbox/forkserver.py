@@ -179,7 +179,21 @@ def preimport(modules):
             missing[name] = str(e)
         except Exception as e:  # a module that fails on import is as good as missing
             missing[name] = "%s: %s" % (type(e).__name__, e)
+    if "pulp" in sys.modules:
+        use_system_cbc(sys.modules["pulp"])
     return imported, missing
+
+
+def use_system_cbc(pulp):
+    """Debian's PuLP ships without the CBC binary PULP_CBC_CMD bundles; the
+    same solver is /usr/bin/cbc (coinor-cbc), which COIN_CMD runs. Seeds that
+    name PULP_CBC_CMD get COIN_CMD, so they solve instead of failing."""
+    try:
+        if not pulp.PULP_CBC_CMD().available() and pulp.COIN_CMD().available():
+            pulp.PULP_CBC_CMD = pulp.COIN_CMD
+            pulp.apis.PULP_CBC_CMD = pulp.COIN_CMD
+    except Exception:
+        pass
 
 
 def kill_everything_else(contained, pid):
@@ -264,6 +278,26 @@ def child(req, cfg, workdir, out_w, err_w, devnull):
     os._exit(status & 0xFF)
 
 
+PROCESS_CHECK_S = 0.25
+
+
+def session_size(sid):
+    """Processes in the session a snippet leads (its fork children included)."""
+    n = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 3 and int(fields[3]) == sid:
+            n += 1
+    return n
+
+
 def classify(exit_code, sig, timed_out, overflow, stderr_tail, cpu_used, cpu_limit):
     if timed_out:
         return "timeout", ""
@@ -282,6 +316,10 @@ def classify(exit_code, sig, timed_out, overflow, stderr_tail, cpu_used, cpu_lim
         return "missing-dependency", module.split(".")[0]
     if "MemoryError" in stderr_tail:
         return "killed-by-limit", "address-space"
+    if sig == signal.SIGSEGV:  # a pure-Python snippet faults on the stack limit (runaway C recursion)
+        return "killed-by-limit", "stack"
+    if "RecursionError: maximum recursion depth exceeded" in stderr_tail:
+        return "killed-by-limit", "stack"
     if "File too large" in stderr_tail:  # Python ignores SIGXFSZ; the write fails with EFBIG
         return "killed-by-limit", "file-size"
     if "No space left on device" in stderr_tail:
@@ -315,7 +353,7 @@ def run(req, cfg, contained, devnull):
     max_out = int(req["max_output"])
     out, err = [], b""
     out_size = 0
-    timed_out = overflow = False
+    timed_out = overflow = process_limit = False
     status = ru = None
     # The pidfd becomes readable when the snippet exits: no polling, and a
     # process it left behind holding the pipes open cannot delay the answer.
@@ -336,12 +374,26 @@ def run(req, cfg, contained, devnull):
             else:
                 err = (err + data)[-2 * STDERR_KEEP:]
 
+    # A fork bomb keeps retrying at the process limit rather than dying: when
+    # the snippet's session has held the limit for two checks running, it is
+    # ended as killed-by-limit (processes) instead of waiting out the clock.
+    nproc = int(req.get("nproc", 0)) if cfg["drop_to_uid"] >= 0 else 0
+    at_limit = 0
+    next_count = start + PROCESS_CHECK_S
     while True:
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select(open_fds + [pidfd], [], [], left)
+        if nproc and now >= next_count:
+            next_count = now + PROCESS_CHECK_S
+            at_limit = at_limit + 1 if session_size(pid) >= nproc - 1 else 0
+            if at_limit >= 2:
+                process_limit = True
+                break
+        wait = min(left, PROCESS_CHECK_S) if nproc else left
+        ready, _, _ = select.select(open_fds + [pidfd], [], [], wait)
         if pidfd in ready:
             wpid, status, ru = os.wait4(pid, 0)
             # Exited: take what it wrote just before; anything later comes
@@ -374,7 +426,10 @@ def run(req, cfg, contained, devnull):
     stdout_bytes = b"".join(out)
     if overflow:
         stdout_bytes = stdout_bytes[:256]
-    state, detail = classify(exit_code, sig, timed_out, overflow, stderr_text, cpu_used, int(req["cpu_s"]))
+    if process_limit:
+        state, detail = "killed-by-limit", "processes"
+    else:
+        state, detail = classify(exit_code, sig, timed_out, overflow, stderr_text, cpu_used, int(req["cpu_s"]))
     remove_tree(workdir)
     return {
         "id": req["id"],

@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <rocksdb/db.h>
@@ -61,9 +62,13 @@ class RocksToSpdlog final : public rocksdb::Logger {
     auto to = level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? spdlog::level::err
               : level >= rocksdb::InfoLogLevel::WARN_LEVEL ? spdlog::level::warn
                                                            : spdlog::level::debug;
-    if (!spdlog::should_log(to)) return;
     char buf[1024];
     std::vsnprintf(buf, sizeof buf, format, ap);
+    // Opening a new database, RocksDB looks for its folders before creating
+    // them and reports their absence at error level: expected, not an error.
+    if (to == spdlog::level::err && std::strstr(buf, "NotFound") && std::strstr(buf, "Error when reading"))
+      to = spdlog::level::debug;
+    if (!spdlog::should_log(to)) return;
     spdlog::log(to, "event=rocksdb message=\"{}\"", buf);
   }
 };

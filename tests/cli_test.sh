@@ -58,6 +58,8 @@ check "run exits 0" test $rc -eq 0
 [ $rc -eq 0 ] || cat "$WORK/run.err"
 check "run prints a summary" contains "$WORK/run.out" "40 accepted"
 check "run writes the job database" test -d "$WORK/job/db"
+check "a fresh job logs no error-level line" bash -c "! grep -E '^[0-9-]+T[0-9:.]+ (error|critical) ' '$WORK/job/veriforge.log'"
+check "a fresh job prints no RocksDB complaint" bash -c "! grep -F 'event=rocksdb' '$WORK/run.err'"
 check "run writes a log" contains "$WORK/job/veriforge.log" "event=job-start"
 /usr/bin/python3 - "$WORK/job" <<'PY' > "$WORK/verify.out" 2>&1
 import json, subprocess, sys

@@ -234,3 +234,98 @@ TEST_CASE("nesting far beyond the parser's depth limit is refused, not a stack o
     CHECK_FALSE(v.equivalent());
   }
 }
+
+// ---------------------------------------------------------------- no false accepts
+
+namespace {
+
+std::string frac(const mpq_class& q, int style) {
+  std::string n = q.get_num().get_str(), d = q.get_den().get_str();
+  if (q.get_den() == 1) return n;
+  switch (style % 3) {
+    case 0: return "\\frac{" + n + "}{" + d + "}";
+    case 1: return n + "/" + d;
+    default: return "Rational(" + n + ", " + d + ")";
+  }
+}
+
+mpz_class random_big(std::mt19937_64& rng, int digits) {
+  std::string s(1, static_cast<char>('1' + rng() % 9));
+  for (int i = 1; i < digits; ++i) s += static_cast<char>('0' + rng() % 10);
+  return mpz_class(s, 10);
+}
+
+}  // namespace
+
+// Pairs built to differ, in the ways a judge is tempted to accept them: the
+// judge must never call one equivalent.
+TEST_CASE("pairs known to differ are never accepted") {
+  std::mt19937_64 rng(1601);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  size_t n = iterations(400);
+  auto small = [&](int lo, int hi) { return lo + static_cast<int>(rng() % static_cast<uint64_t>(hi - lo + 1)); };
+  for (size_t k = 0; k < n; ++k) {
+    // Neighbouring exact values: p/q against p/q + 1/(q 10^j), however small the gap.
+    mpq_class q(small(-999999, 999999), small(1, 999999));
+    q.canonicalize();
+    mpz_class gap;
+    mpz_ui_pow_ui(gap.get_mpz_t(), 10, static_cast<unsigned long>(small(1, 30)));
+    mpq_class near = q + mpq_class(1) / (mpq_class(q.get_den()) * mpq_class(gap));
+    near.canonicalize();
+    pairs.emplace_back(frac(q, small(0, 2)), frac(near, small(0, 2)));
+    // Factorial neighbours.
+    int m = small(8, 80);
+    pairs.emplace_back("\\frac{1}{" + std::to_string(m) + "!}", "\\frac{1}{" + std::to_string(m + 1) + "!}");
+    pairs.emplace_back(std::to_string(m) + "!", std::to_string(m) + "! + 1");
+    // Integers longer than a double holds: the neighbour, and the float's print.
+    mpz_class big = random_big(rng, small(16, 30));
+    pairs.emplace_back(big.get_str(), mpz_class(big + (rng() % 2 ? 1 : -1)).get_str());
+    char printed[64];
+    std::snprintf(printed, sizeof printed, "%.17g", big.get_d());
+    if (mpf_class(printed, 256) != mpf_class(big, 256)) pairs.emplace_back(big.get_str(), printed);
+    // A radical against its decimal truncation written as an exact fraction.
+    int r = small(2, 99);
+    if (static_cast<int>(std::sqrt(r)) * static_cast<int>(std::sqrt(r)) != r) {
+      mpz_class scale;
+      mpz_ui_pow_ui(scale.get_mpz_t(), 10, 16);
+      mpz_class root = sqrt(mpz_class(r) * scale * scale);
+      pairs.emplace_back("\\sqrt{" + std::to_string(r) + "}", "\\frac{" + root.get_str() + "}{" + scale.get_str() + "}");
+    }
+    // Order and ends: a pair is not a set; an open end is not a closed one.
+    int a = small(-50, 50), b = a + small(1, 50);
+    std::string as = std::to_string(a), bs = std::to_string(b);
+    pairs.emplace_back("(" + as + ", " + bs + ")", "\\{" + as + ", " + bs + "\\}");
+    pairs.emplace_back("(" + as + ", " + bs + ")", "(" + bs + ", " + as + ")");
+    pairs.emplace_back("(" + as + ", " + bs + ")", "[" + as + ", " + bs + "]");
+    pairs.emplace_back("[" + as + ", " + bs + ")", "[" + as + ", " + bs + "]");
+    pairs.emplace_back("(" + as + ", " + bs + "]", "(" + as + ", " + bs + ")");
+    pairs.emplace_back("x > " + as, "x \\ge " + as);
+    pairs.emplace_back("x \\le " + as, "x < " + as);
+    // Signs and branches: identities that hold only for some values.
+    if (a != 0) pairs.emplace_back(as, std::to_string(-a));
+    const char* var = (rng() % 2) ? "x" : "y";
+    std::string v(var);
+    pairs.emplace_back("\\sqrt{" + v + "^2}", v);
+    pairs.emplace_back("|" + v + "|", v);
+    pairs.emplace_back("\\ln(" + v + "^2)", "2\\ln(" + v + ")");
+    pairs.emplace_back("(" + v + "^2)^{1/2}", v);
+    pairs.emplace_back("\\arcsin(\\sin(" + v + "))", v);
+    pairs.emplace_back("\\sqrt{" + v + "^2 + " + std::to_string(small(1, 9)) + "}", v + " + " + std::to_string(small(1, 9)));
+    // Mixed numbers are sums, not products; a unit's dimension is not optional.
+    int w = small(1, 9), num = small(1, 7), den = num + small(1, 5);
+    pairs.emplace_back(std::to_string(w) + "\\frac{" + std::to_string(num) + "}{" + std::to_string(den) + "}",
+                       frac(mpq_class(w * num, den), 1));
+    pairs.emplace_back(std::to_string(w) + " " + std::to_string(num) + "/" + std::to_string(den), std::to_string(w));
+    pairs.emplace_back(std::to_string(w) + " N", std::to_string(w) + " J");
+    pairs.emplace_back(std::to_string(w) + " km", std::to_string(w) + " m");
+  }
+  size_t accepted = 0;
+  for (const auto& [gold, pred] : pairs) {
+    auto v = vf::equiv::judge(gold, pred);
+    if (!v.equivalent()) continue;
+    ++accepted;
+    FAIL_CHECK("accepted a pair known to differ: " << gold << " vs " << pred << " (" << v.reason << ")");
+  }
+  MESSAGE(pairs.size() << " pairs known to differ, " << accepted << " accepted");
+  CHECK(accepted == 0);
+}

@@ -249,7 +249,11 @@ TEST_CASE("units: SI prefixes, compatible dimensions, significant figures by pol
   Policy units;
   units.require_units = true;
   CHECK_FALSE(eq("51 atm", "51", units));
-  CHECK_FALSE(eq("51 atm", "51.3 atm"));  // mathematics: 51 is exact
+  CHECK(eq("51 atm", "51.3 atm"));  // a quantity with a unit: 51 to two significant figures
+  Policy exact_units;
+  exact_units.sig_figs_with_units = false;
+  CHECK_FALSE(eq("51 atm", "51.3 atm", exact_units));
+  CHECK_FALSE(eq("51", "51.3"));  // mathematics: 51 is exact
   Policy physics;
   physics.integer_gold = IntegerGold::kSignificantFigures;
   CHECK(eq("51 atm", "51.3 atm", physics));

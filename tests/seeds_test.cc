@@ -66,8 +66,57 @@ TEST_CASE("every missing field, wrong type and empty question is reported with i
   CHECK(has_problem(set, 5, "metadata.license", "missing"));
   CHECK(has_problem(set, 5, "metadata.required_dependencies", "expected a list"));
   CHECK(has_problem(set, 6, "", "invalid JSON"));
-  CHECK(has_problem(set, 7, "", "duplicate of"));
   for (const auto& p : set.problems) CHECK(p.line > 0);  // JSON Lines: every problem has its line
+}
+
+static bool has_warning(const SeedSet& s, int64_t index, const std::string& field, const std::string& text) {
+  for (const auto& p : s.warnings)
+    if (p.index == index && p.field == field && p.to_string().find(text) != std::string::npos) return true;
+  return false;
+}
+
+TEST_CASE("exact duplicates are dropped with a warning naming both places, not refused") {
+  TempDir dir;
+  auto a = dir.file("a.jsonl", std::string(kGood) + "\n");
+  auto b = dir.file("b.jsonl", std::string(kGood) + "\n" + kGood + "\n");
+  auto set = load_seeds({a, b});
+  CHECK(set.problems.empty());
+  CHECK(set.seeds.size() == 1);
+  CHECK(set.duplicates_dropped == 2);
+  REQUIRE(set.warnings.size() == 2);
+  CHECK(set.warnings[0].file == b);
+  CHECK(set.warnings[0].to_string().find(a + " item 0") != std::string::npos);
+  CHECK(has_warning(set, 1, "", "duplicate of"));
+}
+
+TEST_CASE("metadata the pipeline does not read loads in any type; the fields it reads stay strict") {
+  TempDir dir;
+  auto f = dir.file("public.json", R"J([
+    {"question": "q1", "final_answer": "1", "rationale": "print(1)",
+     "metadata": {"license": "MIT", "source": "s", "domain": "Physics", "date_created": ["2025-03-01", "2025-03-02"],
+                  "contributor": [{"name": "x"}], "version": 2, "difficulty": null, "python_version": 3.10}},
+    {"question": "q2", "final_answer": "1", "rationale": "print(1)",
+     "metadata": {"license": "MIT", "domain": "Finance", "answer_tolerance": 0.01}},
+    {"question": "q3", "final_answer": "1", "rationale": "print(1)",
+     "metadata": {"license": "MIT", "source": "s", "domain": "Finance", "answer_tolerance": "1e-4"}},
+    {"question": "q4", "final_answer": "1", "rationale": "print(1)",
+     "metadata": {"license": "MIT", "source": "s", "domain": "Finance", "answer_tolerance": "loose"}},
+    {"question": "q5", "final_answer": "1", "rationale": "print(1)",
+     "metadata": {"license": "MIT", "source": "s", "domain": 7}}
+  ])J");
+  auto set = load_seeds({f});
+  REQUIRE(set.seeds.size() == 3);
+  CHECK(set.seeds[0].domain == "Physics");
+  CHECK(set.seeds[0].answer_tolerance < 0);
+  CHECK(set.seeds[1].answer_tolerance == doctest::Approx(0.01));
+  CHECK(set.seeds[2].answer_tolerance == doctest::Approx(1e-4));
+  CHECK(has_warning(set, 0, "metadata.contributor", "loaded as is"));
+  CHECK(has_warning(set, 0, "metadata.python_version", "loaded as is"));
+  CHECK_FALSE(has_warning(set, 0, "metadata.date_created", ""));  // a list of strings is a documented form
+  CHECK(has_warning(set, 1, "metadata.source", "missing"));
+  CHECK(has_problem(set, 3, "metadata.answer_tolerance", "expected a non-negative number"));
+  CHECK(has_problem(set, 4, "metadata.domain", "expected a string"));
+  CHECK(set.problems.size() == 2);
 }
 
 TEST_CASE("folders are read recursively; missing paths are reported") {

@@ -28,6 +28,10 @@ packages=(
   # the sandbox's interpreter and the modules seeds use
   python3 python3-msgpack python3-sympy python3-numpy python3-networkx python3-scipy
   python3-cryptography python3-gmpy2 python3-pycryptodome
+  # modules public seed domains declare (finance: QuantLib, pandas, statsmodels;
+  # optimisation: PuLP, CVXOPT, z3; statistics/ML: scikit-learn; physics units: pint)
+  quantlib-python python3-pandas python3-statsmodels python3-pulp coinor-cbc python3-cvxopt python3-z3
+  python3-sklearn python3-mpmath python3-pint
 )
 
 # Node.js and npm: the machine's own when present (the console's chart library

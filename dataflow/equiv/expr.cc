@@ -429,6 +429,83 @@ void print_items(const Answer& a, const std::vector<Value>& items, std::string& 
 
 }  // namespace
 
+
+namespace {
+
+// ---------------------------------------------------------------- precise (GMP floats)
+
+constexpr mp_bitcnt_t kPreciseBits = 320;
+
+std::optional<mpf_class> precise_rec(const Answer& a, uint32_t id, uint32_t bits, int depth) {
+  if (depth > 256) return std::nullopt;
+  const Node& n = a.node(id);
+  auto child = [&](uint32_t k) { return precise_rec(a, a.child(n, k), bits, depth + 1); };
+  switch (n.op) {
+    case Op::kNumber: {
+      const mpq_class& q = a.numbers[n.data].value;
+      if (mpz_sizeinbase(q.get_num_mpz_t(), 2) > 4096 || mpz_sizeinbase(q.get_den_mpz_t(), 2) > 4096) return std::nullopt;
+      return mpf_class(q, kPreciseBits);
+    }
+    case Op::kPi:
+      return mpf_class("3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798", kPreciseBits, 10);
+    case Op::kE:
+      return mpf_class("2.71828182845904523536028747135266249775724709369995957496696762772407663035354759457138217852516642743", kPreciseBits, 10);
+    case Op::kAdd:
+    case Op::kMul: {
+      mpf_class acc(n.op == Op::kAdd ? 0 : 1, kPreciseBits);
+      for (uint32_t k = 0; k < n.count; ++k) {
+        auto v = child(k);
+        if (!v) return std::nullopt;
+        if (n.op == Op::kAdd) acc += *v;
+        else acc *= *v;
+      }
+      return acc;
+    }
+    case Op::kPlusMinus: {
+      auto x = child(0), y = child(1);
+      if (!x || !y) return std::nullopt;
+      return (bits >> n.data) & 1u ? mpf_class(*x - *y, kPreciseBits) : mpf_class(*x + *y, kPreciseBits);
+    }
+    case Op::kPow: {
+      auto e = exact_rec(a, a.child(n, 1), bits, depth + 1);
+      if (!e) return std::nullopt;
+      auto b = child(0);
+      if (!b) return std::nullopt;
+      // Integer powers, and square roots of them: b^(k/2).
+      mpz_class num = e->get_num(), den = e->get_den();
+      if ((den != 1 && den != 2) || abs(num) > 4096) return std::nullopt;
+      mpf_class base = *b;
+      if (den == 2) {
+        if (sgn(base) < 0) return std::nullopt;
+        base = sqrt(base);
+      }
+      mpf_class out(1, kPreciseBits);
+      mpf_pow_ui(out.get_mpf_t(), base.get_mpf_t(), mpz_get_ui(mpz_class(abs(num)).get_mpz_t()));
+      if (sgn(num) < 0) {
+        if (sgn(out) == 0) return std::nullopt;
+        out = mpf_class(1, kPreciseBits) / out;
+      }
+      return out;
+    }
+    case Op::kFunc: {
+      if (n.fn == Fn::kAbs && n.count == 1) {
+        auto x = child(0);
+        if (!x) return std::nullopt;
+        return mpf_class(abs(*x), kPreciseBits);
+      }
+      if (auto q = exact_rec(a, id, bits, depth)) return mpf_class(*q, kPreciseBits);  // factorials, binomials
+      return std::nullopt;
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<mpf_class> precise_value(const Answer& a, uint32_t expr, uint32_t bits) {
+  return precise_rec(a, expr, bits, 0);
+}
+
 std::optional<mpq_class> exact_value(const Answer& a, uint32_t expr, uint32_t bits) {
   return exact_rec(a, expr, bits, 0);
 }

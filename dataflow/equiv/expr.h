@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "dataflow/equiv/units.h"
+
 namespace vf::equiv {
 
 using Complex = std::complex<long double>;
@@ -104,15 +106,6 @@ struct Value {
   std::string text;
 };
 
-// Unit attached to a quantity: base symbol -> power, after SI prefixes are
-// folded into a power of ten. "kJ/K" -> {J:1, K:-1}, exp10 3.
-struct Unit {
-  std::vector<std::pair<std::string, int>> dims;  // sorted by symbol
-  int exp10 = 0;
-  std::string written;
-  bool empty() const { return dims.empty(); }
-};
-
 struct Answer {
   std::vector<Node> nodes;
   std::vector<uint32_t> kids;
@@ -144,6 +137,13 @@ struct EvalContext {
 // Exact rational value, when the expression is one (numbers, + - * /,
 // integer powers, perfect roots, factorials and binomials of small integers).
 std::optional<mpq_class> exact_value(const Answer& a, uint32_t expr, uint32_t plus_minus_bits = 0);
+
+// Value to 320 bits (about 96 digits) when the expression is algebraic
+// enough for GMP's floats: rationals, pi, e, + and *, integer powers and
+// square roots of non-negative values, |x|, factorials. Two different exact
+// values that long double cannot tell apart (sqrt(76) and a 17-digit
+// fraction) differ here.
+std::optional<mpf_class> precise_value(const Answer& a, uint32_t expr, uint32_t plus_minus_bits = 0);
 
 // Numeric value; NaN when undefined. Infinity propagates as IEEE infinity.
 Complex numeric_value(const Answer& a, uint32_t expr, const EvalContext& ctx);

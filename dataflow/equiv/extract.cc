@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <vector>
 #include <cctype>
 
 #include "dataflow/equiv/extract.h"
@@ -31,21 +32,52 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Content of the last \boxed{...} (or \fbox{...}) with balanced braces.
-bool last_boxed(std::string_view text, std::string& out) {
-  size_t best = std::string_view::npos;
-  for (std::string_view marker : {"\\boxed", "\\fbox"}) {
-    size_t at = text.rfind(marker);
-    if (at != std::string_view::npos && (best == std::string_view::npos || at > best)) best = at;
+// Content of the last \boxed{...} (or \fbox{...}) with balanced braces; when
+// the response boxes several answers together ("\boxed{2} and \boxed{3}":
+// boxes on one line, a few words apart), all of them, joined by ", ".
+bool last_boxed(std::string_view text, std::string& out, bool& several) {
+  struct Box {
+    size_t begin, end;
+    std::string content;
+  };
+  std::vector<Box> boxes;
+  for (size_t at = 0; at < text.size();) {
+    size_t best = std::string_view::npos;
+    for (std::string_view marker : {"\\boxed", "\\fbox"}) {
+      size_t m = text.find(marker, at);
+      if (m < best) best = m;
+    }
+    if (best == std::string_view::npos) break;
+    size_t open = text.find('{', best);
+    if (open == std::string_view::npos) break;
+    bool ok = true;
+    for (size_t k = best; k < open; ++k)
+      if (!std::isalpha(static_cast<unsigned char>(text[k])) && text[k] != '\\' && text[k] != ' ') ok = false;
+    size_t close = ok ? matching_brace(text, open) : std::string_view::npos;
+    if (close == std::string_view::npos) {
+      at = best + 1;
+      continue;
+    }
+    boxes.push_back(Box{best, close + 1, std::string(text.substr(open + 1, close - open - 1))});
+    at = close + 1;
   }
-  if (best == std::string_view::npos) return false;
-  size_t open = text.find('{', best);
-  if (open == std::string_view::npos) return false;
-  for (size_t k = best; k < open; ++k)
-    if (!std::isalpha(static_cast<unsigned char>(text[k])) && text[k] != '\\' && text[k] != ' ') return false;
-  size_t close = matching_brace(text, open);
-  if (close == std::string_view::npos) return false;
-  out = std::string(text.substr(open + 1, close - open - 1));
+  if (boxes.empty()) return false;
+  size_t first = boxes.size() - 1;
+  while (first > 0) {
+    // Only separators between them: "\boxed{2} and \boxed{3}", "$\boxed{2}$, $\boxed{3}$".
+    std::string gap = lower(text.substr(boxes[first - 1].end, boxes[first].begin - boxes[first - 1].end));
+    std::string rest;
+    for (char c : gap)
+      if (!std::isspace(static_cast<unsigned char>(c)) && c != ',' && c != ';' && c != '$' && c != '\\' && c != '(' && c != ')')
+        rest += c;
+    for (std::string_view word : {"and", "or", "quad", "text{}", "text{and}", "text{or}"})
+      if (rest == word) rest.clear();
+    if (!rest.empty() || gap.size() > 40) break;
+    --first;
+  }
+  out.clear();
+  for (size_t k = first; k < boxes.size(); ++k) out += (out.empty() ? "" : ", ") + boxes[k].content;
+  several = first + 1 < boxes.size();
   return true;
 }
 
@@ -99,10 +131,11 @@ bool after_marker(std::string_view text, std::string& out, std::string& method) 
 Extraction extract_final_answer(std::string_view response, Fallback fallback) {
   Extraction ex;
   std::string inner;
-  if (last_boxed(response, inner)) {
+  bool several = false;
+  if (last_boxed(response, inner, several)) {
     ex.found = true;
     ex.answer = trim_answer(inner);
-    ex.method = "boxed";
+    ex.method = several ? "boxed-several" : "boxed";
     return ex;
   }
   std::string method;

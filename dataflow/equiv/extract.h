@@ -1,5 +1,5 @@
 // Reading the final answer out of a chain-of-thought response: the last
-// \boxed{...}, else the last "final answer is ..." / "Answer: ...", else the
+// \boxed{...} (several boxed side by side on its line: all of them), else the last "final answer is ..." / "Answer: ...", else the
 // policy's fallback (none, last line, whole). Program outputs are never
 // extracted from (ExtractMode::kNever).
 // Pure; thread-safe.
@@ -15,7 +15,7 @@ namespace vf::equiv {
 struct Extraction {
   bool found = false;
   std::string answer;
-  std::string method;  // "boxed", "final-answer", "answer-label", "last-line", "whole"
+  std::string method;  // "boxed", "boxed-several" (boxes side by side, joined by ", "), "final-answer", "answer-label", "last-line", "whole"
 };
 
 Extraction extract_final_answer(std::string_view response, Fallback fallback);

@@ -115,16 +115,25 @@ class Judge {
  public:
   Judge(const Answer& g, const Answer& p, const Policy& policy) : g_(g), p_(p), policy_(policy) {
     if (p_.percent && !g_.percent) pred_factor_ = mpq_class(1, 100);
-    if (!g_.unit.empty() && !p_.unit.empty()) unit_exp10_ = p_.unit.exp10 - g_.unit.exp10;
+    if (g_.unit.physical() && p_.unit.physical()) {
+      // The prediction's value in the gold's unit.
+      unit_factor_ = p_.unit.scale / g_.unit.scale;
+      unit_pi_ = p_.unit.pi_power - g_.unit.pi_power;
+    }
+    // A quantity with a physical unit is a measurement: its integers are
+    // significant figures ("51 atm" is 51 to two figures), as in a science domain.
+    sig_figs_ = policy_.integer_gold == IntegerGold::kSignificantFigures ||
+                (policy_.sig_figs_with_units && g_.unit.physical() && !g_.unit.is_angle_only());
   }
 
   bool top(std::string& reason) {
     // Units first: a value with the wrong dimension is wrong whatever its number.
-    if (!g_.unit.empty() && !p_.unit.empty() && g_.unit.dims != p_.unit.dims) {
-      reason = "units differ: '" + g_.unit.written + "' vs '" + p_.unit.written + "'";
+    if (g_.unit.physical() && p_.unit.physical() && !same_dimension(g_.unit, p_.unit)) {
+      reason = "units differ: '" + g_.unit.written + "' (" + dimension_text(g_.unit.dim) + ") vs '" +
+               p_.unit.written + "' (" + dimension_text(p_.unit.dim) + ")";
       return false;
     }
-    if (policy_.require_units && !g_.unit.empty() && p_.unit.empty()) {
+    if (policy_.require_units && g_.unit.physical() && !p_.unit.physical()) {
       reason = "the prediction has no unit; the gold is in '" + g_.unit.written + "'";
       return false;
     }
@@ -139,7 +148,7 @@ class Judge {
       else why_ = first;
     }
     reason = ok ? (how_.empty() ? "equivalent" : how_) : (why_.empty() ? "not equivalent" : why_);
-    if (ok && !g_.unit.empty() && p_.unit.empty()) reason += "; the prediction has no unit";
+    if (ok && g_.unit.physical() && !p_.unit.physical()) reason += "; the prediction has no unit";
     return ok;
   }
 
@@ -148,7 +157,9 @@ class Judge {
   const Answer& p_;
   const Policy& policy_;
   mpq_class pred_factor_ = 1;
-  int unit_exp10_ = 0;
+  mpq_class unit_factor_ = 1;
+  int unit_pi_ = 0;  // the unit conversion's power of pi (degrees against radians)
+  bool sig_figs_ = false;
   std::string why_;
   std::string how_;
 
@@ -275,12 +286,17 @@ class Judge {
       return mismatch(std::string("the gold is a ") + kind_name(gv.kind) + ", the prediction a " + kind_name(pv.kind));
     if (!is_sequence(pv.kind) && !p_pm && pv.kind != Kind::kScalar)
       return mismatch(std::string("the gold is a ") + kind_name(gv.kind) + ", the prediction a " + kind_name(pv.kind));
-    // Gold "[0, 1]" (a closed interval as written) against "(0, 1)": the ends matter.
-    if (gv.kind == Kind::kList && pv.kind == Kind::kTuple && gv.items.size() == 2 && pv.items.size() == 2)
+    // "[0, 1]" (a closed interval as written) against "(0, 1)": the ends matter.
+    if (((gv.kind == Kind::kList && pv.kind == Kind::kTuple) || (gv.kind == Kind::kTuple && pv.kind == Kind::kList)) &&
+        gv.items.size() == 2 && pv.items.size() == 2)
       return real_sets(g, p);
+    // An ordered pair is not a set. (A set of solutions printed by a program
+    // as a tuple is still that set: the gold decides whether order matters.)
+    if (gv.kind == Kind::kTuple && pv.kind == Kind::kSet)
+      return mismatch("the gold is an ordered tuple, the prediction a set");
     std::vector<Elem> ge = elements(g_, g), pe = elements(p_, p);
-    bool unordered = g_pm || p_pm || gv.kind == Kind::kSet || gv.kind == Kind::kBareList || pv.kind == Kind::kSet ||
-                     pv.kind == Kind::kBareList;
+    bool unordered = g_pm || p_pm || gv.kind == Kind::kSet || gv.kind == Kind::kBareList ||
+                     (gv.kind != Kind::kTuple && (pv.kind == Kind::kSet || pv.kind == Kind::kBareList));
     if (ge.size() != pe.size())
       return mismatch(std::to_string(ge.size()) + " gold elements, " + std::to_string(pe.size()) + " predicted");
     if (!unordered) {
@@ -384,9 +400,48 @@ class Judge {
     return how("equal matrices");
   }
 
+  // Named values: a dict with name keys ({a: 2}, {'a': 2}) or a list of
+  // equations with a name on the left (a = 2, b = 3). False when not one.
+  bool named_values(const Answer& a, const Value& v, std::vector<std::pair<std::string, const Value*>>& out) const {
+    out.clear();
+    if (v.kind == Kind::kDict) {
+      for (size_t i = 0; i + 1 < v.items.size(); i += 2) {
+        const Value& key = v.items[i];
+        if (key.kind == Kind::kText) out.emplace_back(key.text, &v.items[i + 1]);
+        else if (key.kind == Kind::kScalar && is_name(a, key.expr)) out.emplace_back(to_string(a, key), &v.items[i + 1]);
+        else return false;
+      }
+      return true;
+    }
+    if (!is_sequence(v.kind)) return false;
+    for (const auto& item : v.items) {
+      if (item.kind != Kind::kEquation || !is_name(a, item.lhs)) return false;
+      Value lhs = scalar_value(item.lhs);
+      out.emplace_back(to_string(a, lhs), &item);
+    }
+    return !out.empty();
+  }
+
   bool dicts(Elem g, Elem p, int depth) {
     const Value& gv = *g.v;
     const Value& pv = *p.v;
+    std::vector<std::pair<std::string, const Value*>> gn, pn;
+    if (named_values(g_, gv, gn) && named_values(p_, pv, pn)) {
+      if (gn.size() != pn.size()) return mismatch("different numbers of named values");
+      for (const auto& [name, gval] : gn) {
+        auto it = std::find_if(pn.begin(), pn.end(), [&](const auto& e) { return normalize_text(e.first) == normalize_text(name); });
+        if (it == pn.end()) return mismatch("no predicted value for " + name);
+        auto rhs_of = [&](const Value* v, Value& tmp) -> const Value* {
+          if (v->kind != Kind::kEquation) return v;
+          tmp = scalar_value(v->rhs);
+          return &tmp;
+        };
+        Value gt, pt;
+        if (!values(Elem{rhs_of(gval, gt), g.bits}, Elem{rhs_of(it->second, pt), p.bits}, depth + 1))
+          return mismatch("the value of " + name + " differs");
+      }
+      return how("the same named values (" + std::to_string(gn.size()) + ")");
+    }
     if (gv.kind != Kind::kDict || pv.kind != Kind::kDict) return mismatch("only one side is a dict");
     if (gv.items.size() != pv.items.size()) return mismatch("dicts have different sizes");
     for (size_t i = 0; i + 1 < gv.items.size(); i += 2) {
@@ -408,6 +463,10 @@ class Judge {
   // ---------------------------------------------------------------- equations
 
   bool equations(const Value& gv, const Value& pv) {
+    // "x = \pm 5": the points it names.
+    if (contains_plus_minus(g_, static_cast<uint32_t>(gv.rhs)) || contains_plus_minus(p_, static_cast<uint32_t>(pv.rhs)) ||
+        contains_plus_minus(g_, static_cast<uint32_t>(gv.lhs)) || contains_plus_minus(p_, static_cast<uint32_t>(pv.lhs)))
+      return real_sets(Elem{&gv, 0}, Elem{&pv, 0});
     auto both = [&](int32_t gl, int32_t gr, int32_t pl, int32_t pr) {
       std::string saved = why_;
       bool ok = scalars(static_cast<uint32_t>(gl), 0, static_cast<uint32_t>(pl), 0) &&
@@ -456,7 +515,11 @@ class Judge {
     for (size_t s = 0; s < a.symbols.size(); ++s) {
       auto it = std::find(names.begin(), names.end(), a.symbols[s]);
       size_t idx = static_cast<size_t>(it - names.begin());
-      vals[s] = Complex(row[idx % row.size()] + static_cast<long double>(idx / row.size()) * 0.37L, 0);
+      long double v = row[idx % row.size()] + static_cast<long double>(idx / row.size()) * 0.37L;
+      // Every other point is negative for each symbol: identities that hold
+      // only for positive values (sqrt(y^2) = y, ln(x^2) = 2 ln x) fail there.
+      if ((static_cast<size_t>(point) + idx) % 2 == 1) v = -v;
+      vals[s] = Complex(v, 0);
     }
     return vals;
   }
@@ -469,7 +532,7 @@ class Judge {
     if (n.op == Op::kNumber) {
       const Number& num = g_.numbers[n.data];
       if (num.written_decimal) return 0.5L * std::pow(10.0L, static_cast<long double>(num.exponent10 - num.decimals));
-      if (policy_.integer_gold == IntegerGold::kSignificantFigures && num.value.get_den() == 1) {
+      if (sig_figs_ && num.value.get_den() == 1) {
         mpz_class magnitude = abs(num.value.get_num());
         size_t digits = magnitude.get_str().size();
         int insignificant = static_cast<int>(digits) - num.significant;
@@ -506,29 +569,77 @@ class Judge {
     return constants(ge, gbits, pe, pbits);
   }
 
-  mpq_class total_factor() const {
-    mpq_class f = pred_factor_;
-    if (unit_exp10_ != 0) {
-      mpz_class p;
-      mpz_ui_pow_ui(p.get_mpz_t(), 10, static_cast<unsigned long>(std::abs(unit_exp10_)));
-      if (unit_exp10_ > 0) f *= p;
-      else f /= p;
-    }
+  mpq_class total_factor() const { return pred_factor_ * unit_factor_; }
+  long double total_factor_ld() const {
+    long double f = to_long_double(total_factor());
+    for (int k = 0; k < std::abs(unit_pi_); ++k) f = unit_pi_ > 0 ? f * kPiLd : f / kPiLd;
     return f;
+  }
+  static constexpr long double kPiLd = 3.141592653589793238462643383279502884L;
+
+  // A gold printed at full double precision ("7.318204659981237"): a float's
+  // print, not a claim of 16 exact digits.
+  bool float_print(const Answer& a, uint32_t expr) const {
+    const Node& n = a.node(expr);
+    if (n.op != Op::kNumber) return false;
+    const Number& num = a.numbers[n.data];
+    return num.written_decimal && num.significant >= 15;
+  }
+
+  // Half a unit in the last written place of a decimal prediction, when it has one.
+  std::optional<long double> pred_half_unit(uint32_t expr) const {
+    const Node& n = p_.node(expr);
+    if (n.op != Op::kNumber) return std::nullopt;
+    const Number& num = p_.numbers[n.data];
+    if (!num.written_decimal) return std::nullopt;
+    return 0.5L * std::pow(10.0L, static_cast<long double>(num.exponent10 - num.decimals));
+  }
+
+  bool pq_exact_input(uint32_t pe) const { return !has_decimal_literal(p_, pe); }
+
+  // An integer with more digits than a double holds exactly.
+  static bool long_integer(const mpq_class& q) {
+    return q.get_den() == 1 && mpz_sizeinbase(q.get_num_mpz_t(), 10) > 15;
+  }
+
+  // metadata.answer_tolerance: |gold - prediction| <= tolerance, as Loong applies it.
+  bool absolute(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits) {
+    EvalContext gctx{nullptr, gbits}, pctx{nullptr, pbits};
+    Complex gv = numeric_value(g_, ge, gctx);
+    Complex pv = numeric_value(p_, pe, pctx) * total_factor_ld();
+    if (!finite(gv) || !finite(pv)) return mismatch("not a finite number: " + fmt(gv.real()) + " vs " + fmt(pv.real()));
+    long double diff = std::abs(gv - pv);
+    if (diff <= policy_.absolute_tolerance * (1 + 1e-12L)) return how("within the seed's answer_tolerance " + tol(policy_.absolute_tolerance));
+    return mismatch("differs by " + tol(diff) + ", beyond the seed's answer_tolerance " + tol(policy_.absolute_tolerance) +
+                    ": " + fmt(gv.real()) + " vs " + fmt(pv.real()));
   }
 
   bool constants(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits) {
+    if (policy_.absolute_tolerance >= 0) return absolute(ge, gbits, pe, pbits);
     mpq_class factor = total_factor();
-    long double factor_ld = to_long_double(factor);
+    long double factor_ld = total_factor_ld();
     bool p_float = has_decimal_literal(p_, pe);
     auto gq = exact_value(g_, ge, gbits);
     auto pq = exact_value(p_, pe, pbits);
     if (pq) *pq *= factor;
+    if (unit_pi_ != 0) pq.reset();  // degrees against radians: the factor is not rational
     EvalContext gctx{nullptr, gbits}, pctx{nullptr, pbits};
     auto describe = [&]() {
       return (gq ? gq->get_str() : fmt(numeric_value(g_, ge, gctx).real())) + " vs " +
              (pq ? (p_float ? fmt(to_long_double(*pq)) : pq->get_str()) : fmt(numeric_value(p_, pe, pctx).real() * factor_ld));
     };
+    if (float_print(g_, ge) && !float_print(p_, pe)) {
+      // A float's print against a value: equal up to float noise, or to the
+      // precision the prediction is written in.
+      Complex gv = numeric_value(g_, ge, gctx);
+      Complex pv = pq ? Complex(to_long_double(*pq), 0) : numeric_value(p_, pe, pctx) * factor_ld;
+      if (!finite(pv)) return mismatch("the prediction is not a finite number");
+      long double scale = std::max(std::abs(gv), std::abs(pv));
+      if (std::abs(gv - pv) <= policy_.float_noise_rel * scale) return how("equal up to floating-point noise in the gold's print");
+      if (auto half = pred_half_unit(pe); half && std::abs(gv - pv) <= *half * std::fabs(factor_ld) * (1 + 1e-9L))
+        return how("the gold's float print rounds to the prediction (+/-" + tol(*half * std::fabs(factor_ld)) + ")");
+      return mismatch("different values (the gold is a float print): " + describe());
+    }
     if (auto half = half_unit(ge, gbits)) {
       Complex gv = numeric_value(g_, ge, gctx);
       Complex pv = pq ? Complex(to_long_double(*pq), 0) : numeric_value(p_, pe, pctx) * factor_ld;
@@ -537,9 +648,21 @@ class Judge {
       if (std::abs(gv - pv) <= allowed) return how("rounds to the gold's written precision (+/-" + tol(*half) + ")");
       return mismatch("differs beyond the gold's written precision (+/-" + tol(*half) + "): " + describe());
     }
+    if ((unit_factor_ != 1 || unit_pi_ != 0) && !pq_exact_input(pe)) {
+      // Converted between units: the prediction's written precision decides.
+      if (auto ph = pred_half_unit(pe)) {
+        Complex gv = numeric_value(g_, ge, gctx);
+        Complex pv = numeric_value(p_, pe, pctx) * factor_ld;
+        if (finite(pv) && std::abs(gv - pv) <= *ph * std::fabs(factor_ld) * (1 + 1e-9L))
+          return how("equal to the prediction's written precision after converting '" + p_.unit.written + "' to '" +
+                     g_.unit.written + "'");
+      }
+    }
     if (gq && pq) {
       if (*gq == *pq) return how("equal as exact rationals");
       if (!p_float) return mismatch("different exact values: " + describe());
+      if (long_integer(*gq))
+        return mismatch("an integer gold with more digits than a float holds is compared exactly: " + describe());
       long double g = to_long_double(*gq), p = to_long_double(*pq);
       if (std::fabs(g - p) <= policy_.float_noise_rel * std::max(std::fabs(g), std::fabs(p)))
         return how("equal up to floating-point noise in the prediction");
@@ -553,10 +676,24 @@ class Judge {
       return mismatch("not the same value: " + describe());
     }
     bool g_float = has_decimal_literal(g_, ge);
+    if (!p_float && !g_float && unit_pi_ == 0) {
+      // Two exact values: decided at 320 bits where GMP's floats reach, never by a tolerance.
+      auto gp = precise_value(g_, ge, gbits), pp = precise_value(p_, pe, pbits);
+      if (gp && pp) {
+        mpf_class pv_exact = *pp * mpf_class(factor, 320);
+        mpf_class diff = abs(*gp - pv_exact);
+        mpf_class scale = std::max(abs(*gp), abs(pv_exact));
+        if (diff <= scale * mpf_class("1e-80", 320)) return how("equal as exact values (to 96 digits)");
+        return mismatch("different exact values: " + describe());
+      }
+    }
     double tolerance = gq ? (p_float ? policy_.float_noise_rel : policy_.exact_rel)
                           : (p_float || g_float ? policy_.symbolic_rel : policy_.exact_rel);
     long double scale = std::max(std::abs(gv), std::abs(pv));
-    if (std::abs(gv - pv) <= tolerance * scale + 1e-15L) {
+    // Rounding in evaluation leaves a residue where the value is zero (sin(pi)).
+    long double allowed = tolerance * scale;
+    if (std::abs(gv) == 0 || std::abs(pv) == 0) allowed = std::max(allowed, 1e-17L);
+    if (std::abs(gv - pv) <= allowed) {
       return how(tolerance == policy_.exact_rel ? "equal (numerically to " + tol(tolerance) + " relative)"
                                                 : "equal within " + tol(tolerance) + " relative");
     }
@@ -564,7 +701,7 @@ class Judge {
   }
 
   bool symbolic(uint32_t ge, uint32_t gbits, uint32_t pe, uint32_t pbits, const std::vector<std::string>& names) {
-    long double factor = to_long_double(total_factor());
+    long double factor = total_factor_ld();
     bool floats = has_decimal_literal(p_, pe) || has_decimal_literal(g_, ge);
     double tolerance = floats ? policy_.symbolic_rel : 1e-9;
     int valid = 0;
@@ -663,7 +800,9 @@ class Judge {
           }
         }
         return true;
-      case Kind::kScalar: return piece(v.expr, v.expr, false, false);
+      case Kind::kScalar:
+        if (contains_plus_minus(a, static_cast<uint32_t>(v.expr))) return points_of_pm(a, v.expr, out);
+        return piece(v.expr, v.expr, false, false);
       case Kind::kEmptySet: return true;
       case Kind::kReals: out.push_back(Piece{-inf, inf, false, false, -1, -1, bits}); return true;
       case Kind::kUnion:
@@ -698,7 +837,10 @@ class Judge {
         int32_t c = var_left ? v.rhs : v.lhs;
         long double cv;
         if (!endpoint(a, c, bits, cv)) return false;
-        if (v.kind == Kind::kEquation) return piece(c, c, false, false);
+        if (v.kind == Kind::kEquation) {
+          if (contains_plus_minus(a, static_cast<uint32_t>(c))) return points_of_pm(a, c, out);
+          return piece(c, c, false, false);
+        }
         Rel r = v.rel;
         if (!var_left) {  // c < x  ==  x > c
           r = r == Rel::kLt ? Rel::kGt : r == Rel::kLe ? Rel::kGe : r == Rel::kGt ? Rel::kLt : r == Rel::kGe ? Rel::kLe : r;
@@ -725,13 +867,157 @@ class Judge {
     return std::fabs(gv - pv) <= policy_.exact_rel * std::max(std::fabs(gv), std::fabs(pv));
   }
 
+  // "x = a \pm b" as the points it names, one per branch.
+  bool points_of_pm(const Answer& a, int32_t expr, std::vector<Piece>& out) const {
+    for (uint32_t b = 0; b < (1u << a.plus_minus_count); ++b) {
+      long double x;
+      if (!endpoint(a, expr, b, x)) return false;
+      out.push_back(Piece{x, x, true, true, expr, expr, b});
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  // Whether x belongs to the set a value describes in the variable `var`
+  // ("-y \le 2", "|t| \ge 3", "t^2 > 4"); false in `ok` when it cannot say.
+  bool member(const Answer& a, const Value& v, const std::string& var, long double x, bool& ok) const {
+    if (!ok) return false;
+    std::vector<Complex> vals(a.symbols.size(), Complex(0, 0));
+    for (size_t k = 0; k < a.symbols.size(); ++k) {
+      if (a.symbols[k] != var) {
+        ok = false;
+        return false;
+      }
+      vals[k] = Complex(x, 0);
+    }
+    auto value = [&](int32_t e, long double& out) {
+      Complex z = numeric_value(a, static_cast<uint32_t>(e), EvalContext{&vals, 0});
+      if (std::isnan(z.real()) || std::fabs(z.imag()) > 1e-12L * (1 + std::fabs(z.real()))) return false;
+      out = z.real();
+      return true;
+    };
+    auto close = [](long double l, long double r) { return std::fabs(l - r) <= 1e-12L * (1 + std::max(std::fabs(l), std::fabs(r))); };
+    switch (v.kind) {
+      case Kind::kRelation:
+      case Kind::kEquation: {
+        long double l, r;
+        if (!value(v.lhs, l) || !value(v.rhs, r)) return false;  // outside the domain: not a member
+        if (v.kind == Kind::kEquation) return close(l, r);
+        switch (v.rel) {
+          case Rel::kLt: return l < r && !close(l, r);
+          case Rel::kLe: return l < r || close(l, r);
+          case Rel::kGt: return l > r && !close(l, r);
+          case Rel::kGe: return l > r || close(l, r);
+          case Rel::kNe: return !close(l, r);
+        }
+        return false;
+      }
+      case Kind::kUnion:
+      case Kind::kSet:
+      case Kind::kBareList: {
+        bool any = false;
+        for (const auto& item : v.items) any = member(a, item, var, x, ok) || any;
+        return any;
+      }
+      case Kind::kIntersection: {
+        bool all = true;
+        for (const auto& item : v.items) all = member(a, item, var, x, ok) && all;
+        return all;
+      }
+      case Kind::kInterval: {
+        long double lo, hi;
+        if (!value(v.lhs, lo) || !value(v.rhs, hi)) {
+          ok = false;
+          return false;
+        }
+        bool above = v.lo_open ? x > lo && !close(x, lo) : x > lo || close(x, lo);
+        bool below = v.hi_open ? x < hi && !close(x, hi) : x < hi || close(x, hi);
+        return above && below;
+      }
+      case Kind::kScalar: {
+        long double c;
+        if (!value(v.expr, c)) {
+          ok = false;
+          return false;
+        }
+        return close(x, c);
+      }
+      case Kind::kEmptySet: return false;
+      case Kind::kReals: return true;
+      default: ok = false; return false;
+    }
+  }
+
+  static void relation_variable(const Answer& a, const Value& v, std::string& var) {
+    if (!var.empty()) return;
+    if (v.kind == Kind::kRelation || v.kind == Kind::kEquation) {
+      std::vector<uint32_t> ids;
+      collect_symbols(a, static_cast<uint32_t>(v.lhs), ids);
+      collect_symbols(a, static_cast<uint32_t>(v.rhs), ids);
+      if (!ids.empty()) var = a.symbols[ids.front()];
+    }
+    for (const auto& item : v.items) relation_variable(a, item, var);
+  }
+
+  // Two sets of reals in one variable that cannot both be read as intervals:
+  // the same members at every boundary either side has (and just beside it)
+  // and on a grid over [-100, 100].
+  bool same_members(Elem g, Elem p) {
+    std::string gvar, pvar;
+    relation_variable(g_, *g.v, gvar);
+    relation_variable(p_, *p.v, pvar);
+    if (gvar.empty()) gvar = pvar;
+    if (pvar.empty()) pvar = gvar;
+    if (gvar.empty() || gvar != pvar) return mismatch("the inequalities are not in the same single variable");
+    std::vector<long double> xs;
+    for (int k = -400; k <= 400; ++k) xs.push_back(static_cast<long double>(k) * 0.25L + 0.0137L);
+    for (long double big : {1e3L, 1e6L, -1e3L, -1e6L}) xs.push_back(big);
+    // Boundaries: where either side's membership changes on the grid, refined by
+    // bisection and snapped to a nearby simple fraction, then tested exactly.
+    auto boundaries = [&](const Answer& a, const Value& v) {
+      std::vector<long double> out;
+      bool ok = true;
+      bool prev = member(a, v, gvar, xs[0], ok);
+      for (int k = 1; k <= 800 && ok; ++k) {
+        bool cur = member(a, v, gvar, xs[k], ok);
+        if (cur == prev) continue;
+        long double lo = xs[k - 1], hi = xs[k];
+        for (int it = 0; it < 80 && ok; ++it) {
+          long double mid = (lo + hi) / 2;
+          if (member(a, v, gvar, mid, ok) == prev) lo = mid;
+          else hi = mid;
+        }
+        long double b = (lo + hi) / 2;
+        for (long double den : {1.0L, 2.0L, 3.0L, 4.0L, 5.0L, 6.0L, 8.0L, 10.0L}) {
+          long double r = std::round(b * den) / den;
+          if (std::fabs(r - b) < 1e-9L) {
+            b = r;
+            break;
+          }
+        }
+        out.push_back(b);
+        prev = cur;
+      }
+      return out;
+    };
+    std::vector<long double> edges = boundaries(g_, *g.v), more = boundaries(p_, *p.v);
+    edges.insert(edges.end(), more.begin(), more.end());
+    for (long double b : edges)
+      for (long double d : {0.0L, 1e-6L, -1e-6L}) xs.push_back(b + d * (1 + std::fabs(b)));
+    for (long double x : xs) {
+      bool gok = true, pok = true;
+      bool gm = member(g_, *g.v, gvar, x, gok), pm = member(p_, *p.v, pvar, x, pok);
+      if (!gok || !pok) return mismatch("cannot read the inequalities as sets of reals");
+      if (gm != pm) return mismatch("the sets differ at " + gvar + " = " + fmt(x) + ": " + (gm ? "in the gold's, not the prediction's" : "in the prediction's, not the gold's"));
+    }
+    return how("same set of reals (the same members at every boundary and on a grid)");
+  }
+
   bool real_sets(Elem g, Elem p) {
     std::string gvar, pvar;
     std::vector<Piece> gs, ps;
-    if (!to_set(g_, *g.v, g.bits, gvar, gs))
-      return mismatch(std::string("cannot read the gold ") + kind_name(g.v->kind) + " as a set of reals");
-    if (!to_set(p_, *p.v, p.bits, pvar, ps))
-      return mismatch(std::string("cannot read the predicted ") + kind_name(p.v->kind) + " as a set of reals");
+    if (!to_set(g_, *g.v, g.bits, gvar, gs) || !to_set(p_, *p.v, p.bits, pvar, ps)) return same_members(g, p);
     normalize(gs);
     normalize(ps);
     if (gs.size() != ps.size())

@@ -1,5 +1,7 @@
 #include "dataflow/equiv/parse.h"
 
+#include "dataflow/equiv/units.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -68,6 +70,230 @@ void unwrap_commands(std::string& s) {
   }
 }
 
+// ---------------------------------------------------------------- notations
+
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// Start of the unsigned decimal number that ends just before `end`, or npos.
+size_t number_before(const std::string& s, size_t end) {
+  size_t b = end;
+  while (b > 0 && (is_digit(s[b - 1]) || s[b - 1] == '.')) --b;
+  if (b == end || !is_digit(s[end - 1])) return std::string::npos;
+  if (b > 0 && (is_letter(s[b - 1]) || s[b - 1] == '_' || s[b - 1] == '^')) return std::string::npos;
+  return b;
+}
+
+// "110_{2}", "110_2", "1A_{16}": a numeral in another base is compared by
+// its written digits (a conversion problem's answer "110_2" is not "6").
+void rewrite_base_subscripts(std::string& s) {
+  for (size_t at = 0; (at = s.find('_', at)) != std::string::npos; ++at) {
+    size_t b = at;
+    while (b > 0 && is_alnum(s[b - 1])) --b;
+    if (b == at || !is_digit(s[b]) || (b > 0 && (s[b - 1] == '.' || s[b - 1] == '\\'))) continue;
+    size_t p = at + 1;
+    bool brace = p < s.size() && s[p] == '{';
+    if (brace) ++p;
+    size_t q = p;
+    while (q < s.size() && is_digit(s[q])) ++q;
+    if (q == p || q - p > 2 || (brace && (q >= s.size() || s[q] != '}'))) continue;
+    if (!brace && q < s.size() && is_alnum(s[q])) continue;
+    int base = std::atoi(s.substr(p, q - p).c_str());
+    if (base < 2 || base > 36) continue;
+    bool valid = true;
+    for (size_t k = b; k < at && valid; ++k) {
+      char c = s[k];
+      int d = is_digit(c) ? c - '0' : std::toupper(static_cast<unsigned char>(c)) - 'A' + 10;
+      if (d >= base) valid = false;
+    }
+    if (!valid) continue;
+    s.erase(at, (brace ? q + 1 : q) - at);
+    at = b;
+  }
+}
+
+// Mixed numbers: "3\frac{1}{4}" and "3 1/4" are 3 + 1/4, never 3 * 1/4.
+void rewrite_mixed_numbers(std::string& s) {
+  auto proper = [](const std::string& n, const std::string& d) {
+    if (n.empty() || d.empty() || n.size() > 9 || d.size() > 9) return false;
+    long nv = std::atol(n.c_str()), dv = std::atol(d.c_str());
+    return dv > 1 && nv > 0 && nv < dv;
+  };
+  auto whole_start = [&](size_t end) -> size_t {  // an integer ending at `end`, standing alone
+    size_t b = end;
+    while (b > 0 && is_digit(s[b - 1])) --b;
+    if (b == end) return std::string::npos;
+    if (b > 0 && (is_alnum(s[b - 1]) || s[b - 1] == '.' || s[b - 1] == '^' || s[b - 1] == '_' || s[b - 1] == '}' ||
+                  s[b - 1] == ')' || s[b - 1] == '*' || s[b - 1] == '/'))
+      return std::string::npos;
+    return b;
+  };
+  // "3\frac{1}{4}", "7\tfrac{3}{8}", "2 \dfrac{1}{2}"
+  for (std::string_view cmd : {"\\frac", "\\tfrac", "\\dfrac"}) {
+    for (size_t at = 0; (at = s.find(cmd, at)) != std::string::npos;) {
+      size_t end = at;
+      while (end > 0 && s[end - 1] == ' ') --end;
+      size_t b = end > 0 && is_digit(s[end - 1]) ? whole_start(end) : std::string::npos;
+      size_t open1 = at + cmd.size();
+      size_t close1 = open1 < s.size() && s[open1] == '{' ? matching_brace(s, open1) : std::string::npos;
+      size_t close2 = close1 != std::string::npos && close1 + 1 < s.size() && s[close1 + 1] == '{'
+                          ? matching_brace(s, close1 + 1) : std::string::npos;
+      if (b == std::string::npos || close2 == std::string::npos) {
+        at += cmd.size();
+        continue;
+      }
+      std::string n = trim(s.substr(open1 + 1, close1 - open1 - 1));
+      std::string d = trim(s.substr(close1 + 2, close2 - close1 - 2));
+      bool digits = std::all_of(n.begin(), n.end(), is_digit) && std::all_of(d.begin(), d.end(), is_digit);
+      if (!digits || !proper(n, d)) {
+        at += cmd.size();
+        continue;
+      }
+      std::string text = "(" + s.substr(b, end - b) + "+" + n + "/" + d + ")";
+      s.replace(b, close2 + 1 - b, text);
+      at = b + text.size();
+    }
+  }
+  // "3 1/4": an integer, one space, a proper fraction of integers, then no more term.
+  for (size_t at = 0; (at = s.find('/', at)) != std::string::npos; ++at) {
+    size_t nb = at;
+    while (nb > 0 && is_digit(s[nb - 1])) --nb;
+    size_t de = at + 1;
+    while (de < s.size() && is_digit(s[de])) ++de;
+    if (nb == at || de == at + 1 || nb < 2 || s[nb - 1] != ' ') continue;
+    if (de < s.size() && (is_alnum(s[de]) || s[de] == '.' || s[de] == '^' || s[de] == '/' || s[de] == '*' ||
+                          s[de] == '(' || s[de] == '_'))
+      continue;
+    size_t we = nb - 1;
+    while (we > 0 && s[we - 1] == ' ') --we;
+    size_t wb = we > 0 ? whole_start(we) : std::string::npos;
+    if (wb == std::string::npos || nb - 1 - we > 1) continue;
+    std::string n = s.substr(nb, at - nb), d = s.substr(at + 1, de - at - 1);
+    if (!proper(n, d)) continue;
+    std::string text = "(" + s.substr(wb, we - wb) + "+" + n + "/" + d + ")";
+    s.replace(wb, de - wb, text);
+    at = wb + text.size();
+  }
+}
+
+// Seeds' scientific forms: "3.3 10^21", "6.1 1e-9", "4.2 \times10^{-3}" (a
+// space where the multiplication sign would be).
+void rewrite_spaced_scientific(std::string& s) {
+  for (size_t at = 0; (at = s.find(' ', at)) != std::string::npos;) {
+    size_t e = at;
+    while (e < s.size() && s[e] == ' ') ++e;
+    size_t b = at > 0 ? number_before(s, at) : std::string::npos;
+    bool power = s.compare(e, 3, "10^") == 0 ||
+                 (s.compare(e, 2, "1e") == 0 && e + 2 < s.size() && (is_digit(s[e + 2]) || s[e + 2] == '-' || s[e + 2] == '+'));
+    if (b == std::string::npos || !power || (b > 0 && s[b - 1] == '/')) {
+      at = e;
+      continue;
+    }
+    s.replace(at, e - at, "*");
+    at += 1;
+  }
+}
+
+// Degree marks: on a temperature ("25 ^\circ C") the unit degC; inside a
+// trigonometric function ("\cos(60^\circ)") a factor pi/180; after a plain
+// number that ends the answer the unit deg; elsewhere dropped.
+void rewrite_degrees(std::string& s, bool& degrees) {
+  static constexpr std::array<std::string_view, 7> kDegree = {"^{\\circ}", "^\\circ", "^{ \\circ }", "{\\circ}",
+                                                              "\\degree", "\\circ", "^{o}"};
+  bool trig = s.find("sin") != std::string::npos || s.find("cos") != std::string::npos ||
+              s.find("tan") != std::string::npos || s.find("cot") != std::string::npos ||
+              s.find("sec") != std::string::npos || s.find("csc") != std::string::npos;
+  for (auto d : kDegree) {
+    for (size_t at = 0; (at = s.find(d, at)) != std::string::npos;) {
+      if (d == "^{o}" && (at == 0 || !is_digit(s[at - 1]))) {
+        at += d.size();
+        continue;
+      }
+      degrees = true;
+      size_t after = at + d.size();
+      size_t k = after;
+      while (k < s.size() && (s[k] == ' ' || s[k] == '{' || s[k] == '}')) ++k;
+      if (k < s.size() && (s[k] == 'C' || s[k] == 'F') && (k + 1 >= s.size() || !is_letter(s[k + 1]))) {
+        size_t e = k + 1;
+        while (e < s.size() && s[e] == '}') ++e;
+        std::string unit = s[k] == 'C' ? " degC " : " degF ";
+        s.replace(at, e - at, unit);
+        at += unit.size();
+        continue;
+      }
+      size_t nb = at > 0 ? number_before(s, at) : std::string::npos;
+      if (trig && nb != std::string::npos) {
+        std::string text = "(" + s.substr(nb, at - nb) + "*\\pi/180)";
+        s.replace(nb, after - nb, text);
+        at = nb + text.size();
+        continue;
+      }
+      bool last = s.find_first_not_of(" {}", after) == std::string::npos;
+      bool plain = s.substr(0, at).find_first_not_of("0123456789.+- ") == std::string::npos;
+      std::string text = last && plain ? " deg" : " ";
+      s.replace(at, d.size(), text);
+      at += text.size();
+    }
+  }
+}
+
+// "\mathbb{R}\setminus\{0\}": the reals but one point, as two open rays.
+void rewrite_reals_minus_point(std::string& s) {
+  std::string t = s;
+  t.erase(std::remove(t.begin(), t.end(), ' '), t.end());
+  for (std::string_view reals : {"\\mathbb{R}", "\\mathbbR", "\\R", "\\mathbb R", "R"}) {
+    std::string prefix = std::string(reals) + "\\setminus\\{";
+    if (t.compare(0, prefix.size(), prefix) != 0 || t.size() < prefix.size() + 3 || t.compare(t.size() - 2, 2, "\\}") != 0)
+      continue;
+    std::string point = t.substr(prefix.size(), t.size() - prefix.size() - 2);
+    if (point.empty() || point.find(',') != std::string::npos) return;
+    s = "(-\\infty," + point + ")\\cup(" + point + ",\\infty)";
+    return;
+  }
+}
+
+void rewrite_notations(std::string& s) {
+  // "9{,}876{,}543": LaTeX's protected thousands separator.
+  for (size_t at = 0; (at = s.find("{,}", at)) != std::string::npos;) {
+    if (at > 0 && is_digit(s[at - 1]) && at + 3 < s.size() && is_digit(s[at + 3])) s.erase(at, 3);
+    else at += 3;
+  }
+  replace_all(s, "\\langle", "(");
+  replace_all(s, "\\rangle", ")");
+  for (std::string_view point : {"Point2D(", "Point3D(", "Point("}) {
+    for (size_t at = 0; (at = s.find(point, at)) != std::string::npos;) {
+      if (at > 0 && is_alnum(s[at - 1])) {
+        at += point.size();
+        continue;
+      }
+      s.replace(at, point.size(), "(");
+    }
+  }
+  // Python's complex literals: (3+4j), 1j.
+  for (size_t at = 1; at < s.size(); ++at) {
+    if (s[at] != 'j' || !is_digit(s[at - 1]) || (at + 1 < s.size() && is_alnum(s[at + 1]))) continue;
+    size_t b = at;
+    while (b > 0 && (is_digit(s[b - 1]) || s[b - 1] == '.')) --b;
+    if (b > 0 && is_letter(s[b - 1])) continue;
+    s[at] = 'i';
+  }
+  // sympy's unit names with underscores (one identifier each).
+  replace_all(s, "astronomical_unit", "AU");
+  replace_all(s, "atomic_mass_unit", "amu");
+  replace_all(s, "electron_volt", "eV");
+  replace_all(s, "light_year", "ly");
+  // sympy's unevaluated prefixes: "88*ampere*Prefix(milli, m, -3, 10)".
+  for (size_t at = 0; (at = s.find("Prefix(", at)) != std::string::npos;) {
+    size_t close = s.find(')', at);
+    size_t comma = s.find(',', at);
+    if (close == std::string::npos || comma == std::string::npos || comma > close) break;
+    s.replace(at, close + 1 - at, trim(s.substr(at + 7, comma - at - 7)));
+  }
+  rewrite_base_subscripts(s);
+  rewrite_mixed_numbers(s);
+  rewrite_spaced_scientific(s);
+  rewrite_reals_minus_point(s);
+}
+
 struct Cleaned {
   std::string text;
   bool percent = false, degrees = false, currency = false;
@@ -84,6 +310,19 @@ Cleaned cleanup(std::string_view raw) {
       {"\xe2\x88\xaa", "\\cup "}, {"\xe2\x88\xa9", "\\cap "}, {"\xc2\xb0", "^\\circ "},    {"\xe2\x88\x85", "\\emptyset "},
       {"\xe2\x88\x88", "\\in "},  {"\xc2\xa0", " "},          {"\xc2\xb5", "u"},           {"\xce\xbc", "u"},
       {"\xce\xa9", "ohm"},        {"\xe2\x84\xa6", "ohm"},    {"\xe2\x80\x89", " "},       {"\xe2\x80\xaf", " "},
+      // vulgar fractions (a space before, so "2\xc2\xbd" reads as a mixed number), super-scripts
+      {"\xc2\xbd", " 1/2"}, {"\xc2\xbc", " 1/4"}, {"\xc2\xbe", " 3/4"}, {"\xe2\x85\x93", " 1/3"},
+      {"\xe2\x85\x94", " 2/3"}, {"\xe2\x85\x95", " 1/5"}, {"\xe2\x85\x96", " 2/5"}, {"\xe2\x85\x97", " 3/5"},
+      {"\xe2\x85\x98", " 4/5"}, {"\xe2\x85\x99", " 1/6"}, {"\xe2\x85\x9a", " 5/6"}, {"\xe2\x85\x9b", " 1/8"},
+      {"\xe2\x85\x9c", " 3/8"}, {"\xe2\x85\x9d", " 5/8"}, {"\xe2\x85\x9e", " 7/8"},
+      {"\xc2\xb2", "^2"}, {"\xc2\xb3", "^3"}, {"\xc2\xb9", "^1"}, {"\xe2\x81\xbb\xc2\xb9", "^-1"},
+      // Greek letters as their LaTeX names (\xce\xbc stays the micro sign above)
+      {"\xce\xb1", "\\alpha "}, {"\xce\xb2", "\\beta "}, {"\xce\xb3", "\\gamma "}, {"\xce\xb4", "\\delta "},
+      {"\xce\xb5", "\\epsilon "}, {"\xce\xb8", "\\theta "}, {"\xce\xbb", "\\lambda "}, {"\xcf\x83", "\\sigma "},
+      {"\xcf\x84", "\\tau "}, {"\xcf\x86", "\\phi "}, {"\xcf\x89", "\\omega "}, {"\xce\x94", "\\Delta "},
+      {"\xce\xb7", "\\eta "}, {"\xcf\x81", "\\rho "}, {"\xcf\x87", "\\chi "}, {"\xcf\x88", "\\psi "},
+      // currencies: the amount is what is compared
+      {"\xe2\x82\xac", " "}, {"\xc2\xa3", " "}, {"\xc2\xa5", " "},
   };
   for (auto& [from, to] : kUnicode) replace_all(s, from, to);
   s = trim(s);
@@ -117,14 +356,8 @@ Cleaned cleanup(std::string_view raw) {
       at += 1;
     }
   }
-  // Degrees.
-  static constexpr std::array<std::string_view, 5> kDegree = {"^{\\circ}", "^\\circ", "^{ \\circ }", "\\degree", "\\circ"};
-  for (auto d : kDegree) {
-    for (size_t at = 0; (at = s.find(d, at)) != std::string::npos;) {
-      s.replace(at, d.size(), " ");
-      c.degrees = true;
-    }
-  }
+  rewrite_notations(s);
+  rewrite_degrees(s, c.degrees);
   // Currency and percent.
   for (size_t at = 0; (at = s.find("\\$", at)) != std::string::npos;) {
     s.replace(at, 2, " ");
@@ -298,54 +531,38 @@ std::vector<Tok> tokenize(const std::string& s) {
 
 // ---------------------------------------------------------------- units
 
-struct UnitAtom {
-  std::string_view symbol;
+struct FnName;
+const FnName* find_function(std::string_view name);
+bool is_greek(std::string_view n);
+
+struct UnitParse {
+  Unit unit;
+  bool percent = false;
 };
 
-constexpr std::array<std::string_view, 48> kUnitSymbols = {
-    "m", "g", "s", "A", "K", "mol", "cd", "Hz", "N", "Pa", "J", "W", "C", "V", "F", "ohm", "S", "Wb", "T", "H", "L",
-    "eV", "atm", "bar", "Torr", "torr", "mmHg", "cal", "Cal", "min", "h", "hr", "yr", "Da", "M", "rad", "sr", "lb",
-    "ft", "mi", "mph", "psi", "lm", "lx", "Bq", "Gy", "Sv", "dB"};
-
-struct Prefix {
-  std::string_view p;
-  int exp10;
-};
-constexpr std::array<Prefix, 19> kPrefixes = {{{"da", 1}, {"Y", 24}, {"Z", 21}, {"E", 18}, {"P", 15}, {"T", 12},
-                                                {"G", 9}, {"M", 6}, {"k", 3}, {"h", 2}, {"d", -1}, {"c", -2},
-                                                {"m", -3}, {"u", -6}, {"n", -9}, {"p", -12}, {"f", -15}, {"a", -18},
-                                                {"z", -21}}};
-
-bool lookup_unit(std::string_view word, std::string& base, int& exp10) {
-  for (auto u : kUnitSymbols)
-    if (word == u) {
-      base = std::string(u);
-      exp10 = 0;
-      return true;
-    }
-  static constexpr std::array<std::string_view, 6> kNoPrefix = {"min", "h", "hr", "yr", "atm", "mph"};
-  for (const auto& pre : kPrefixes) {
-    if (word.size() <= pre.p.size() || word.substr(0, pre.p.size()) != pre.p) continue;
-    std::string_view rest = word.substr(pre.p.size());
-    for (auto u : kUnitSymbols) {
-      if (rest != u) continue;
-      if (std::find(kNoPrefix.begin(), kNoPrefix.end(), u) != kNoPrefix.end()) return false;
-      base = std::string(u);
-      exp10 = pre.exp10;
-      return true;
-    }
-  }
-  return false;
+// "m2", "cm3": a unit name with its power glued on.
+bool split_glued_power(std::string_view name, std::string_view& base, int& power) {
+  size_t k = name.size();
+  while (k > 0 && is_digit(name[k - 1])) --k;
+  if (k == 0 || k == name.size() || name.size() - k > 1) return false;
+  base = name.substr(0, k);
+  power = name[k] - '0';
+  return true;
 }
 
-// Parses tokens [from, end) as a unit expression. Everything after '/' is in
-// the denominator ("J/mol K" = J/(mol K)), as physics answers usually mean.
-bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from, Unit& unit) {
-  std::vector<std::pair<std::string, int>> dims;
-  int scale10 = 0;
+// Parses tokens [from, end) as a unit expression. Everything after '/' or
+// "per" is in the denominator ("J/mol K" = J/(mol K)), as physics answers
+// usually mean. Words that are no unit make a label ("12 pencils").
+bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from, UnitParse& out) {
+  Unit unit;
   int sign = 1;
+  int pending_power = 1;  // "square meters"
   size_t i = from;
-  bool any = false;
+  bool physical = false, labels = false, percent = false;
+  std::string mu;  // "\mu m": the micro prefix written as a command
+  auto name_of = [&](const Tok& t) { return std::string_view(s).substr(t.begin, t.end - t.begin); };
+  // "1/K", "1/s": a reciprocal unit.
+  if (toks[i].t == T::kNum && name_of(toks[i]) == "1" && toks[i + 1].t == T::kSlash) ++i;
   while (toks[i].t != T::kEnd) {
     const Tok& t = toks[i];
     if (t.t == T::kSlash) {
@@ -353,16 +570,66 @@ bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from,
       ++i;
       continue;
     }
-    if (t.t == T::kStar || t.t == T::kLParen || t.t == T::kRParen ||
-        (t.t == T::kCmd && (s.compare(t.begin, t.end - t.begin, "\\cdot") == 0))) {
+    if (t.t == T::kStar || t.t == T::kLParen || t.t == T::kRParen || t.t == T::kLBrace || t.t == T::kRBrace ||
+        (t.t == T::kMinus && i > from && toks[i - 1].t == T::kIdent && toks[i + 1].t == T::kIdent &&
+         !toks[i].space_before) ||
+        (t.t == T::kCmd && (name_of(t) == "\\cdot" || name_of(t) == "\\times"))) {
       ++i;
       continue;
     }
-    if (t.t != T::kIdent) return false;
-    std::string base;
-    int exp10 = 0;
-    if (!lookup_unit(std::string_view(s).substr(t.begin, t.end - t.begin), base, exp10)) return false;
+    if (t.t == T::kNum && name_of(t).find_first_not_of("0123456789") == std::string_view::npos && t.end - t.begin <= 9 &&
+        toks[i + 1].t != T::kCaret && i > from) {
+      // A number among the units (sympy: "newton/(2*coulomb)"): part of the value.
+      long n = std::atol(std::string(name_of(t)).c_str());
+      if (n == 0) return false;
+      if (sign > 0) unit.scale *= n;
+      else unit.scale /= n;
+      ++i;
+      continue;
+    }
+    if ((t.t == T::kIdent && name_of(t) == "pi") || (t.t == T::kCmd && name_of(t) == "\\pi")) {
+      // sympy: "4200000.0*newton/(pi*coulomb)": pi is part of the value.
+      int power = 1;
+      if (toks[i + 1].t == T::kCaret && toks[i + 2].t == T::kNum && toks[i + 2].end - toks[i + 2].begin == 1) {
+        power = s[toks[i + 2].begin] - '0';
+        i += 2;
+      }
+      unit.pi_power += sign * power;
+      ++i;
+      continue;
+    }
+    if (t.t == T::kCmd && (name_of(t) == "\\mu" || name_of(t) == "\\micro")) {
+      mu = "u";
+      ++i;
+      continue;
+    }
+    std::string name;
+    if (t.t == T::kCmd && (name_of(t) == "\\Omega" || name_of(t) == "\\ohm")) name = "ohm";
+    else if (t.t == T::kCmd && (name_of(t) == "\\AA" || name_of(t) == "\\angstrom")) name = "angstrom";
+    else if (t.t == T::kCmd && name_of(t) == "\\%") { percent = true; ++i; continue; }
+    else if (t.t == T::kIdent) name = std::string(name_of(t));
+    else return false;
     ++i;
+    if (mu.size()) {
+      name = mu + name;
+      mu.clear();
+    }
+    if (int p = unit_power_word(name); p > 0 && toks[i].t == T::kIdent) {
+      pending_power = p;
+      continue;
+    }
+    if (is_percent_word(name)) {
+      percent = true;
+      continue;
+    }
+    if (name == "per") {
+      sign = -1;
+      continue;
+    }
+    if (name == "unitless" || name == "dimensionless") {
+      unit.unitless = true;
+      continue;
+    }
     int power = 1;
     if (toks[i].t == T::kCaret) {
       ++i;
@@ -380,24 +647,31 @@ bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from,
         if (toks[i].t != T::kRBrace) return false;
         ++i;
       }
+    } else if (toks[i].t == T::kNum && !toks[i].space_before && toks[i - 1].t == T::kIdent) {
+      return false;
     }
-    power *= sign;
-    scale10 += exp10 * power;
-    bool merged = false;
-    for (auto& d : dims)
-      if (d.first == base) {
-        d.second += power;
-        merged = true;
-      }
-    if (!merged) dims.emplace_back(base, power);
-    any = true;
+    std::string_view base = name;
+    int glued = 1;
+    Unit trial = unit;
+    if (multiply_unit_atom(name, power * pending_power * sign, trial) ||
+        (split_glued_power(name, base, glued) && multiply_unit_atom(base, glued * power * pending_power * sign, trial))) {
+      unit = std::move(trial);
+      physical = true;
+    } else {
+      // A count noun: a word of letters, no power ("2 pi r" is no count of r's).
+      if (power != 1 || pending_power != 1 || name.size() < 3 || is_greek(name) || find_function(name)) return false;
+      for (char c : name)
+        if (!is_letter(c)) return false;
+      labels = true;
+    }
+    pending_power = 1;
   }
-  if (!any) return false;
-  dims.erase(std::remove_if(dims.begin(), dims.end(), [](auto& d) { return d.second == 0; }), dims.end());
-  std::sort(dims.begin(), dims.end());
-  unit.dims = std::move(dims);
-  unit.exp10 = scale10;
+  if (!physical && !labels && !unit.unitless && !percent) return false;
+  if (!physical && (unit.unitless || labels || percent)) unit.dim = {};
+  unit.label = !physical && !unit.unitless;
   unit.written = trim(std::string_view(s).substr(toks[from].begin));
+  out.unit = std::move(unit);
+  out.percent = percent;
   return true;
 }
 
@@ -746,6 +1020,13 @@ class Parser {
       if (explicit_mul || explicit_div) next();
       Value f;
       if (!(implicit ? parse_power(f) : parse_unary(f))) return false;
+      if (f.kind == Kind::kMatrix && !explicit_div && at(T::kEnd)) {
+        // A scalar times a matrix: every entry scaled.
+        uint32_t k = factors.size() == 1 ? factors[0] : a_.add_node(Op::kMul, factors);
+        for (auto& entry : f.items) entry = scalar(a_.add_node(Op::kMul, {k, static_cast<uint32_t>(entry.expr)}));
+        out = std::move(f);
+        return true;
+      }
       if (!need_scalar(f, "factor of a product")) return false;
       uint32_t e = static_cast<uint32_t>(f.expr);
       factors.push_back(explicit_div ? reciprocal(e) : e);
@@ -1068,6 +1349,12 @@ class Parser {
     if (name.size() == 2 || (name.size() == 3 && vowel_free)) {
       std::vector<uint32_t> fs;
       for (char c : name) fs.push_back(letter(c));
+      if (at(T::kCaret)) {  // ab^2 is a*b^2: the power binds to the last letter
+        next();
+        Value exp;
+        if (!parse_exponent(exp) || !need_scalar(exp, "exponent")) return false;
+        fs.back() = power(fs.back(), static_cast<uint32_t>(exp.expr));
+      }
       out = scalar(a_.add_node(Op::kMul, fs));
       return true;
     }
@@ -1410,6 +1697,46 @@ class Parser {
   }
 };
 
+// Where a unit follows a constant value ("1.3 \\times 10^{2} K",
+// "12.5*pi**2 N/m", "370pm"): the first token that is neither a number, an
+// operator, nor a known function or constant; npos when the value before it
+// is not constant (then the words are mathematics: "2 x").
+size_t unit_start(const std::string& s, const std::vector<Tok>& toks) {
+  auto name_of = [&](const Tok& t) { return std::string_view(s).substr(t.begin, t.end - t.begin); };
+  static constexpr std::array<std::string_view, 16> kConstantCmds = {
+      "\\times", "\\cdot", "\\pi", "\\sqrt", "\\frac", "\\dfrac", "\\tfrac", "\\sin", "\\cos", "\\tan",
+      "\\arctan", "\\arcsin", "\\arccos", "\\ln", "\\log", "\\exp"};
+  bool number = false;
+  for (size_t k = 0; k + 1 < toks.size(); ++k) {
+    const Tok& t = toks[k];
+    switch (t.t) {
+      case T::kNum:
+        if (number && t.space_before && name_of(t) == "1" && toks[k + 1].t == T::kSlash &&
+            toks[k + 2].t == T::kIdent)
+          return k;  // "2.1e-5 1/K"
+        number = true;
+        continue;
+      case T::kPlus: case T::kMinus: case T::kStar: case T::kSlash: case T::kCaret: case T::kLParen:
+      case T::kRParen: case T::kLBrace: case T::kRBrace:
+        continue;
+      case T::kCmd: {
+        auto name = name_of(t);
+        if (std::find(kConstantCmds.begin(), kConstantCmds.end(), name) != kConstantCmds.end()) continue;
+        if (name == "\\mu" || name == "\\Omega" || name == "\\AA" || name == "\\%") return number ? k : std::string::npos;
+        return std::string::npos;
+      }
+      case T::kIdent: {
+        auto name = name_of(t);
+        if (find_function(name) || name == "pi" || name == "E" || name == "e" || name == "I") continue;
+        if (!number) return std::string::npos;
+        return k;
+      }
+      default: return std::string::npos;
+    }
+  }
+  return std::string::npos;
+}
+
 bool is_flag(const std::string& s) {
   // PCTF{...}, flag{...}: an identifier followed by one braced group, nothing else.
   size_t open = s.find('{');
@@ -1478,33 +1805,32 @@ ParseResult parse_answer(std::string_view text, const ParseOptions& options) {
     return r;
   }
   std::vector<Tok> toks = tokenize(c.text);
-  if (options.detect_units && toks.size() > 2) {
-    // The unit starts at the first identifier preceded by a space, after a
-    // purely numeric part ("1.3 \times 10^{2} K").
-    for (size_t k = 1; k + 1 < toks.size(); ++k) {
-      if (toks[k].t != T::kIdent) continue;
-      bool numeric_prefix = true;
-      for (size_t j = 0; j < k; ++j) {
-        T t = toks[j].t;
-        if (t == T::kIdent || t == T::kComma || t == T::kSemi || t == T::kEq || t == T::kLParen || t == T::kLBrack) {
-          numeric_prefix = false;
-          break;
+  if (options.detect_units && toks.size() >= 2) {
+    if (size_t k = unit_start(c.text, toks); k != std::string::npos) {
+      UnitParse u;
+      if (parse_unit(c.text, toks, k, u) && (toks[k].space_before || u.unit.physical())) {
+        // "12.5*pi**2*newton/meter", "1.5/second": the operator before the unit joins it.
+        size_t cut = k;
+        if (cut > 1 && (toks[cut - 1].t == T::kStar || toks[cut - 1].t == T::kSlash)) {
+          --cut;
+          if (toks[cut].t == T::kSlash) {
+            Unit inverse;
+            inverse.dim = u.unit.dim;
+            for (auto& d : inverse.dim) d = static_cast<int8_t>(-d);
+            inverse.scale = 1 / u.unit.scale;
+            inverse.pi_power = -u.unit.pi_power;
+            inverse.label = u.unit.label;
+            inverse.written = "1/" + u.unit.written;
+            u.unit = std::move(inverse);
+          }
         }
-        if (t == T::kCmd) {
-          auto name = std::string_view(c.text).substr(toks[j].begin + 1, toks[j].end - toks[j].begin - 1);
-          if (name != "times" && name != "cdot") numeric_prefix = false;
-        }
-      }
-      if (!numeric_prefix || !toks[k].space_before) break;
-      Unit u;
-      if (parse_unit(c.text, toks, k, u)) {
-        a.unit = std::move(u);
+        a.unit = std::move(u.unit);
+        if (u.percent) a.percent = true;
         Tok end = toks.back();
-        end.begin = end.end = toks[k].begin;
-        toks.resize(k);
+        end.begin = end.end = toks[cut].begin;
+        toks.resize(cut);
         toks.push_back(end);
       }
-      break;
     }
   }
   Parser p(c.text, std::move(toks), a);

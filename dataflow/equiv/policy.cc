@@ -1,5 +1,7 @@
 #include "dataflow/equiv/policy.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -26,6 +28,15 @@ Status set_policy_field(Policy& policy, const std::string& key, const std::strin
   if (key == "exact_rel") return number(policy.exact_rel);
   if (key == "percent_as_fraction") return boolean(policy.percent_as_fraction);
   if (key == "require_units") return boolean(policy.require_units);
+  if (key == "sig_figs_with_units") return boolean(policy.sig_figs_with_units);
+  if (key == "absolute_tolerance") {
+    char* end = nullptr;
+    double d = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !(d >= 0) || !std::isfinite(d))
+      return Error{"equivalence policy: absolute_tolerance must be a non-negative number, got '" + value + "'"};
+    policy.absolute_tolerance = d;
+    return {};
+  }
   if (key == "integer_gold") {
     if (value == "exact") policy.integer_gold = IntegerGold::kExact;
     else if (value == "significant-figures") policy.integer_gold = IntegerGold::kSignificantFigures;
@@ -53,7 +64,7 @@ Status set_policy_field(Policy& policy, const std::string& key, const std::strin
 
 std::vector<std::string> policy_keys() {
   return {"float_noise_rel", "symbolic_rel", "exact_rel", "integer_gold", "percent_as_fraction", "require_units",
-          "extract", "fallback"};
+          "sig_figs_with_units", "absolute_tolerance", "extract", "fallback"};
 }
 
 Status apply_policy_settings(Policy& policy, const std::string& settings) {
@@ -97,10 +108,23 @@ Status PolicySet::add_domain_rule(const std::string& rule) {
   return {};
 }
 
-const Policy& PolicySet::for_domain(std::string_view domain) const {
+bool is_science_domain(std::string_view domain) {
+  std::string d = lower(domain);
+  for (std::string_view word : {"physic", "chemi", "engineer", "astronom", "biolog", "material", "mechanic", "thermo",
+                                "electr", "optic"})
+    if (d.find(word) != std::string::npos) return true;
+  return false;
+}
+
+Policy PolicySet::for_domain(std::string_view domain) const {
   std::string d = lower(domain);
   for (const auto& [name, policy] : domains_)
     if (name == d) return policy;
+  if (is_science_domain(d)) {
+    Policy science = default_;
+    science.integer_gold = IntegerGold::kSignificantFigures;
+    return science;
+  }
   return default_;
 }
 

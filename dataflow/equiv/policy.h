@@ -34,10 +34,14 @@ enum class Fallback {
 struct Policy {
   double float_noise_rel = 1e-9;   // exact gold vs a float-printed prediction (299.999999999999 == 300)
   double symbolic_rel = 1e-6;      // symbolic gold (pi, sqrt) vs a decimal prediction
-  double exact_rel = 1e-12;        // two exact forms compared numerically (radicals, pi)
+  double exact_rel = 1e-18;        // two exact forms compared numerically (radicals, pi): long double rounding only (about 10 ulps)
   IntegerGold integer_gold = IntegerGold::kExact;
   bool percent_as_fraction = true;  // 25% == 0.25
   bool require_units = false;       // a gold with a unit needs a prediction with a compatible unit
+  bool sig_figs_with_units = true;  // a gold with a physical unit reads its integers as significant figures
+  // The seed's metadata.answer_tolerance: |gold - prediction| <= it, element
+  // by element, replacing every other numeric rule. Negative: none.
+  double absolute_tolerance = -1;
   ExtractMode extract = ExtractMode::kAuto;
   Fallback fallback = Fallback::kNone;
 };
@@ -49,14 +53,18 @@ Status apply_policy_settings(Policy& policy, const std::string& settings);
 std::vector<std::string> policy_keys();
 
 // Policies by domain: a default plus overrides whose domain matches the
-// item's metadata domain case-insensitively.
+// item's metadata domain case-insensitively. Without an override, a science
+// domain (its name holds physics, chemistry, engineering, astronomy,
+// biology, materials or mechanics) reads integer golds as significant figures.
+bool is_science_domain(std::string_view domain);
+
 class PolicySet {
  public:
   PolicySet() = default;
   explicit PolicySet(Policy fallback) : default_(fallback) {}
   // "Physics: integer_gold=significant-figures, symbolic_rel=1e-3"
   Status add_domain_rule(const std::string& rule);
-  const Policy& for_domain(std::string_view domain) const;
+  Policy for_domain(std::string_view domain) const;
   Policy& default_policy() { return default_; }
 
  private:
