@@ -210,6 +210,27 @@ printf '{"question": "q", "final_answer": "1", "rationale": "import constraint_m
 check "verify-seeds names missing modules" contains "$WORK/dep.out" "missing modules: constraint_missing_mod (1 items)"
 check "verify-seeds records the mismatch" contains "$WORK/dep.out.jsonl" '"match":false'
 
+# --- verify-seeds on seed files of the sciences, as public ones are written ----
+# Physics golds with units and 1-3 significant figures, outputs in other units
+# (sympy's printed units, symbolic factors); finance with QuantLib, pandas,
+# statsmodels, PuLP, float prints and metadata.answer_tolerance; metadata of
+# other types (lists, numbers, nulls) and one exact duplicate. No options.
+"$VF" verify-seeds "$SRC/tests/data/seeds" --out "$WORK/sci.jsonl" --no-progress > "$WORK/sci.out" 2> "$WORK/sci.err"
+check "verify-seeds: science seed files load and run (exit 0)" test $? -eq 0
+cat "$WORK/sci.out"
+check "verify-seeds: extra metadata types are a warning, not an error" contains "$WORK/sci.err" "field 'metadata.contributor': is a array, expected a string or a list of strings; loaded as is"
+check "verify-seeds: the duplicate is dropped naming both places" contains "$WORK/sci.err" "physics_units.json: item 24: duplicate of $SRC/tests/data/seeds/physics_units.json item 3"
+check "verify-seeds: the duplicate count is reported" contains "$WORK/sci.err" "1 exact duplicate item(s) dropped"
+check "verify-seeds: every physics and finance seed executes and matches" /usr/bin/python3 -c "
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith(('Physics', 'Finance'))]
+assert len(rows) == 2, rows
+for r in rows:
+    assert r[-1] == '100.0%' and r[-3] == '100.0%' and r[-4] == r[-5] == r[-2], r
+" "$WORK/sci.out"
+check "verify-seeds: the seed's answer_tolerance decided a match" contains "$WORK/sci.jsonl" "within the seed's answer_tolerance"
+check "verify-seeds: a value in other units is judged as a quantity" contains "$WORK/sci.jsonl" 'gold 1.5 [h] | output 5400 [s]'
+
 # --- verify-seeds judges by equivalence and lists mismatches -------------------
 cat > "$WORK/notation.jsonl" <<'J'
 {"question": "Half of one?", "final_answer": "\\frac{1}{2}", "rationale": "print(0.5)", "metadata": {"license": "CC0", "domain": "Algebra"}}
@@ -236,6 +257,8 @@ check "equiv: prose without a marker is no-answer" contains "$WORK/eq3.out" '"ou
 check "equiv --cases: all shared cases agree (exit 0)" test $? -eq 0
 check "equiv --cases: one line per record plus a summary" test "$(wc -l < "$WORK/cases.out.jsonl")" -eq $(( $(wc -l < "$SRC/../shared/equivalence/cases.jsonl") + 1 ))
 check "equiv --cases: summary reports agreement" contains "$WORK/cases.out.jsonl" '"disagree":0'
+"$VF" equiv --cases "$SRC/tests/data/equiv_unseen.jsonl" --out "$WORK/unseen.out.jsonl" 2> "$WORK/unseen.err"
+check "equiv --cases: units, mixed numbers, false-accept traps, everyday notations all agree" test $? -eq 0
 printf '{"id": "a", "gold": "1", "pred": "1", "expected": false}\n{"id": "b", "gold": "1"}\nnot json\n' > "$WORK/badcases.jsonl"
 "$VF" equiv --cases "$WORK/badcases.jsonl" > "$WORK/badcases.out" 2> "$WORK/badcases.err"
 check "equiv --cases: invalid records exit 1" test $? -eq 1

@@ -628,7 +628,7 @@ class Judge {
       return (gq ? gq->get_str() : fmt(numeric_value(g_, ge, gctx).real())) + " vs " +
              (pq ? (p_float ? fmt(to_long_double(*pq)) : pq->get_str()) : fmt(numeric_value(p_, pe, pctx).real() * factor_ld));
     };
-    if (float_print(g_, ge) && !float_print(p_, pe)) {
+    if (float_print(g_, ge)) {
       // A float's print against a value: equal up to float noise, or to the
       // precision the prediction is written in.
       Complex gv = numeric_value(g_, ge, gctx);
