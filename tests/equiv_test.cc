@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,64 @@ TEST_CASE("every shared equivalence case agrees with its expected verdict") {
   }
   CHECK(cases >= 85);
   CHECK(false_accepts == 0);
+}
+
+// Forms of issue 16, one file of pairs written for this project: physical
+// quantities, mixed numbers, false-accept traps, everyday notations.
+TEST_CASE("every unseen-form case agrees: units, mixed numbers, false-accept traps, everyday notations") {
+  std::ifstream in(vf::test::source_dir() + "/tests/data/equiv_unseen.jsonl");
+  REQUIRE(in.good());
+  std::map<std::string, std::pair<int, int>> by_category;  // category -> (cases, agreeing)
+  int false_accepts = 0;
+  for (std::string line; std::getline(in, line);) {
+    auto c = nlohmann::json::parse(line);
+    PolicySet policies;
+    Policy policy = policies.for_domain(c.value("domain", std::string()));
+    auto v = judge(c["gold"].get<std::string>(), c["pred"].get<std::string>(), policy);
+    bool expected = c["expected"].get<bool>();
+    INFO(c["id"].get<std::string>(), ": ", c["gold"].get<std::string>(), " vs ", c["pred"].get<std::string>(), " -> ",
+         to_string(v.outcome), " (", v.reason, ")");
+    CHECK(v.equivalent() == expected);
+    auto& [cases, agreeing] = by_category[c["category"].get<std::string>()];
+    ++cases;
+    agreeing += v.equivalent() == expected;
+    false_accepts += v.equivalent() && !expected;
+  }
+  for (const char* category : {"units", "mixed-numbers", "no-false-accepts", "everyday"}) {
+    INFO(category);
+    CHECK(by_category[category].first >= 9);
+  }
+  CHECK(false_accepts == 0);
+}
+
+TEST_CASE("science domains read integer golds as significant figures unless a rule says otherwise") {
+  PolicySet policies;
+  CHECK(eq("51", "51.3", policies.for_domain("Physics")));
+  CHECK(eq("51", "51.3", policies.for_domain("Physical Chemistry")));
+  CHECK(eq("51", "51.3", policies.for_domain("Mechanical Engineering")));
+  CHECK_FALSE(eq("51", "51.3", policies.for_domain("Advanced Math")));
+  REQUIRE(policies.add_domain_rule("Physics: integer_gold=exact"));
+  CHECK_FALSE(eq("51", "51.3", policies.for_domain("Physics")));
+}
+
+TEST_CASE("a seed's answer_tolerance is absolute and element by element") {
+  Policy p;
+  p.absolute_tolerance = 0.01;
+  CHECK(eq("2991.70", "2991.7013120585366", p));
+  CHECK_FALSE(eq("2991.70", "2991.72", p));
+  CHECK(eq("[1.00, 2.00]", "[1.004, 1.996]", p));
+  CHECK_FALSE(eq("[1.00, 2.00]", "[1.004, 2.02]", p));
+  CHECK(eq("{'a': 1.0, 'b': 2.0}", "{'b': 2.005, 'a': 0.995}", p));
+  CHECK_FALSE(eq("1", "1.02", p));  // even an integer gold: the seed's tolerance decides
+}
+
+TEST_CASE("a gold printed at full double precision compares at float noise, not as 16 exact digits") {
+  CHECK(eq("7.318204659981237", "7.318204659981236"));
+  CHECK(eq("7.318204659981237", "7.3182046599812"));
+  CHECK(eq("0.07696104113612832", "0.0769610411361284"));
+  CHECK_FALSE(eq("7.318204659981237", "7.3183"));
+  CHECK(eq("7.318204659981237", "7.32"));        // the prediction's own three figures cover it
+  CHECK_FALSE(eq("7.318204659981237", "7.3"));   // two figures claim too little
 }
 
 TEST_CASE("plain numbers: integers, decimals, scientific, separators, signs") {

@@ -586,12 +586,13 @@ class Judge {
     return num.written_decimal && num.significant >= 15;
   }
 
-  // Half a unit in the last written place of a decimal prediction, when it has one.
+  // Half a unit in the last written place of a decimal prediction with at
+  // least three significant figures.
   std::optional<long double> pred_half_unit(uint32_t expr) const {
     const Node& n = p_.node(expr);
     if (n.op != Op::kNumber) return std::nullopt;
     const Number& num = p_.numbers[n.data];
-    if (!num.written_decimal) return std::nullopt;
+    if (!num.written_decimal || num.significant < 3) return std::nullopt;  // "7.3" claims too little
     return 0.5L * std::pow(10.0L, static_cast<long double>(num.exponent10 - num.decimals));
   }
 
