@@ -252,6 +252,16 @@ void rewrite_reals_minus_point(std::string& s) {
 }
 
 void rewrite_notations(std::string& s) {
+  // "approximately 3.2 m/s", "\approx 12", "x \approx 4.5": the value is the answer.
+  for (std::string_view lead : {"approximately ", "approx. ", "approx ", "about ", "around ", "roughly ", "\\approx ",
+                                "\\approx"}) {
+    if (s.compare(0, lead.size(), lead) == 0) {
+      s = trim(s.substr(lead.size()));
+      break;
+    }
+  }
+  replace_all(s, "\\approx", "=");
+  replace_all(s, "\\simeq", "=");
   // "9{,}876{,}543": LaTeX's protected thousands separator.
   for (size_t at = 0; (at = s.find("{,}", at)) != std::string::npos;) {
     if (at > 0 && is_digit(s[at - 1]) && at + 3 < s.size() && is_digit(s[at + 3])) s.erase(at, 3);
@@ -275,6 +285,26 @@ void rewrite_notations(std::string& s) {
     while (b > 0 && (is_digit(s[b - 1]) || s[b - 1] == '.')) --b;
     if (b > 0 && is_letter(s[b - 1])) continue;
     s[at] = 'i';
+  }
+  // sympy's "Interval.open(a, b).closure" is the closed interval.
+  for (size_t at = 0; (at = s.find(").closure", at)) != std::string::npos;) {
+    int depth = 0;
+    size_t open = std::string::npos;
+    for (size_t k = at + 1; k-- > 0;) {
+      if (s[k] == ')') ++depth;
+      if (s[k] == '(' && --depth == 0) {
+        open = k;
+        break;
+      }
+    }
+    size_t name = open == std::string::npos ? std::string::npos : s.rfind("Interval", open);
+    if (name == std::string::npos || s.find_first_not_of("Interval.openLR", name) != open) {
+      at += 9;
+      continue;
+    }
+    s.erase(at + 1, 8);
+    s.replace(name, open - name, "Interval");
+    at = name;
   }
   // sympy's unit names with underscores (one identifier each).
   replace_all(s, "astronomical_unit", "AU");
@@ -323,6 +353,7 @@ Cleaned cleanup(std::string_view raw) {
       {"\xce\xb7", "\\eta "}, {"\xcf\x81", "\\rho "}, {"\xcf\x87", "\\chi "}, {"\xcf\x88", "\\psi "},
       // currencies: the amount is what is compared
       {"\xe2\x82\xac", " "}, {"\xc2\xa3", " "}, {"\xc2\xa5", " "},
+      {"\xe2\x89\x88", "\\approx "}, {"\xe2\x84\x83", "^\\circ C"}, {"\xe2\x84\xab", "angstrom"},
   };
   for (auto& [from, to] : kUnicode) replace_all(s, from, to);
   s = trim(s);
@@ -578,7 +609,8 @@ bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from,
       continue;
     }
     if (t.t == T::kNum && name_of(t).find_first_not_of("0123456789") == std::string_view::npos && t.end - t.begin <= 9 &&
-        toks[i + 1].t != T::kCaret && i > from) {
+        toks[i + 1].t != T::kCaret && i > from &&
+        (toks[i - 1].t == T::kSlash || toks[i - 1].t == T::kStar || toks[i - 1].t == T::kLParen)) {
       // A number among the units (sympy: "newton/(2*coulomb)"): part of the value.
       long n = std::atol(std::string(name_of(t)).c_str());
       if (n == 0) return false;
@@ -1707,7 +1739,22 @@ size_t unit_start(const std::string& s, const std::vector<Tok>& toks) {
       "\\times", "\\cdot", "\\pi", "\\sqrt", "\\frac", "\\dfrac", "\\tfrac", "\\sin", "\\cos", "\\tan",
       "\\arctan", "\\arcsin", "\\arccos", "\\ln", "\\log", "\\exp"};
   bool number = false;
-  for (size_t k = 0; k + 1 < toks.size(); ++k) {
+  size_t first = 0;
+  // "v = 3.2 m/s", "F_{net} = 12 N": the quantity is on the right of a name.
+  for (size_t e = 1; e < toks.size() && e <= 6; ++e) {
+    if (toks[e].t == T::kEq) {
+      bool name = toks[0].t == T::kIdent;
+      for (size_t j = 1; j < e && name; ++j)
+        name = toks[j].t == T::kUnder || toks[j].t == T::kLBrace || toks[j].t == T::kRBrace || toks[j].t == T::kIdent ||
+               toks[j].t == T::kNum;
+      if (name) first = e + 1;
+      break;
+    }
+    if (toks[e].t != T::kUnder && toks[e].t != T::kLBrace && toks[e].t != T::kRBrace && toks[e].t != T::kIdent &&
+        toks[e].t != T::kNum)
+      break;
+  }
+  for (size_t k = first; k + 1 < toks.size(); ++k) {
     const Tok& t = toks[k];
     switch (t.t) {
       case T::kNum:
