@@ -203,7 +203,9 @@ const std::vector<Field>& fields() {
             "Relative difference below which two exact forms evaluated numerically are the same number."),
       field("equivalence.integer_gold", R, VF_KEY(equivalence.integer_gold),
             "\"exact\": an integer gold means exactly that integer; \"significant-figures\": \"51\" means 51 to "
-            "two significant figures (physics, chemistry). Decimal golds always accept values that round to them."),
+            "two significant figures. Science domains (physics, chemistry, engineering, ... by name) and golds with a "
+            "physical unit read significant figures whatever this says, unless a domain rule sets integer_gold or "
+            "sig_figs_with_units=false. Decimal golds always accept values that round to them."),
       field("equivalence.percent_as_fraction", R, VF_KEY(equivalence.percent_as_fraction),
             "A percentage gold (25%) also accepts its fraction (0.25)."),
       field("equivalence.require_units", R, VF_KEY(equivalence.require_units),

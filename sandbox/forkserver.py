@@ -258,6 +258,14 @@ def child(req, cfg, workdir, out_w, err_w, devnull):
             # An integer seed: numpy's entropy-gathering seed() costs ~0.5 ms
             # in a freshly forked child.
             sys.modules["numpy"].random.seed(int.from_bytes(entropy[:4], "little"))
+        # Runaway recursion must end on a limit in a second or two: past the
+        # cap, unwinding (and printing) the frames alone takes longer than that.
+        real_setrecursionlimit = sys.setrecursionlimit
+
+        def capped_setrecursionlimit(limit):
+            real_setrecursionlimit(min(int(limit), RECURSION_CAP))
+
+        sys.setrecursionlimit = capped_setrecursionlimit
         sys.argv = ["snippet.py"]
         code = compile(req["code"], "snippet.py", "exec")
         scope = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": "snippet.py"}
@@ -268,7 +276,7 @@ def child(req, cfg, workdir, out_w, err_w, devnull):
         if not isinstance(e.code, int) and e.code is not None:
             print(e.code, file=sys.stderr)
     except BaseException:
-        traceback.print_exc()
+        traceback.print_exc(limit=-TRACEBACK_FRAMES)  # the innermost frames: only the tail is kept
         status = 1
     try:
         sys.stdout.flush()
@@ -279,6 +287,8 @@ def child(req, cfg, workdir, out_w, err_w, devnull):
 
 
 PROCESS_CHECK_S = 0.25
+RECURSION_CAP = 100000   # sys.setrecursionlimit() above this is lowered to it
+TRACEBACK_FRAMES = 30
 
 
 def session_size(sid):
@@ -298,7 +308,7 @@ def session_size(sid):
     return n
 
 
-def classify(exit_code, sig, timed_out, overflow, stderr_tail, cpu_used, cpu_limit):
+def classify(exit_code, sig, timed_out, overflow, stderr_tail, cpu_used, cpu_limit, code=""):
     if timed_out:
         return "timeout", ""
     if overflow:
@@ -316,7 +326,10 @@ def classify(exit_code, sig, timed_out, overflow, stderr_tail, cpu_used, cpu_lim
         return "missing-dependency", module.split(".")[0]
     if "MemoryError" in stderr_tail:
         return "killed-by-limit", "address-space"
-    if sig == signal.SIGSEGV:  # a pure-Python snippet faults on the stack limit (runaway C recursion)
+    # With Python's depth guard in place a snippet cannot overflow the C stack;
+    # with it lifted, a fault is the stack limit (C-level recursion: repr,
+    # pickle, deepcopy of deep nesting). Other faults stay errors.
+    if sig == signal.SIGSEGV and "setrecursionlimit" in code:
         return "killed-by-limit", "stack"
     if "RecursionError: maximum recursion depth exceeded" in stderr_tail:
         return "killed-by-limit", "stack"
@@ -429,7 +442,8 @@ def run(req, cfg, contained, devnull):
     if process_limit:
         state, detail = "killed-by-limit", "processes"
     else:
-        state, detail = classify(exit_code, sig, timed_out, overflow, stderr_text, cpu_used, int(req["cpu_s"]))
+        state, detail = classify(exit_code, sig, timed_out, overflow, stderr_text, cpu_used, int(req["cpu_s"]),
+                                 req["code"])
     remove_tree(workdir)
     return {
         "id": req["id"],

@@ -88,9 +88,9 @@ void classify_exit(RunResult& r, bool timed_out, bool output_overflow) {
     r.detail = "address-space";
     return;
   }
-  // Runaway recursion: Python's own depth guard, or a fault on the stack limit
-  // once the guard is lifted (a pure-Python snippet has no other way to fault).
-  if (r.term_signal == SIGSEGV || r.error_tail.find("RecursionError: maximum recursion depth exceeded") != std::string::npos) {
+  // Runaway recursion: Python's own depth guard. (A fault is left an error
+  // here: without the snippet's code a stack overflow cannot be told apart.)
+  if (r.error_tail.find("RecursionError: maximum recursion depth exceeded") != std::string::npos) {
     r.status = RunStatus::kKilledByLimit;
     r.detail = "stack";
     return;

@@ -84,6 +84,8 @@ TEST_CASE("science domains read integer golds as significant figures unless a ru
   CHECK(eq("51", "51.3", policies.for_domain("Physical Chemistry")));
   CHECK(eq("51", "51.3", policies.for_domain("Mechanical Engineering")));
   CHECK_FALSE(eq("51", "51.3", policies.for_domain("Advanced Math")));
+  REQUIRE(policies.add_domain_rule("Chemistry: symbolic_rel=1e-3"));  // a rule about something else keeps the figures
+  CHECK(eq("51", "51.3", policies.for_domain("Chemistry")));
   REQUIRE(policies.add_domain_rule("Physics: integer_gold=exact"));
   CHECK_FALSE(eq("51", "51.3", policies.for_domain("Physics")));
 }

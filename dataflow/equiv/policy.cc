@@ -102,6 +102,8 @@ Status PolicySet::add_domain_rule(const std::string& rule) {
   std::string domain = rule.substr(0, colon);
   while (!domain.empty() && domain.back() == ' ') domain.pop_back();
   Policy p = default_;
+  // A science domain's rule starts from the science default (significant figures).
+  if (is_science_domain(domain)) p.integer_gold = IntegerGold::kSignificantFigures;
   Status s = apply_policy_settings(p, rule.substr(colon + 1));
   if (!s) return Error{"equivalence domain rule for '" + domain + "': " + s.error()};
   domains_.emplace_back(lower(domain), p);
