@@ -446,10 +446,18 @@ std::optional<mpf_class> precise_rec(const Answer& a, uint32_t id, uint32_t bits
       if (mpz_sizeinbase(q.get_num_mpz_t(), 2) > 4096 || mpz_sizeinbase(q.get_den_mpz_t(), 2) > 4096) return std::nullopt;
       return mpf_class(q, kPreciseBits);
     }
-    case Op::kPi:
-      return mpf_class("3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798", kPreciseBits, 10);
-    case Op::kE:
-      return mpf_class("2.71828182845904523536028747135266249775724709369995957496696762772407663035354759457138217852516642743", kPreciseBits, 10);
+    case Op::kPi: {
+      static const mpf_class pi(
+          "3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798",
+          kPreciseBits, 10);
+      return pi;
+    }
+    case Op::kE: {
+      static const mpf_class e(
+          "2.71828182845904523536028747135266249775724709369995957496696762772407663035354759457138217852516642743",
+          kPreciseBits, 10);
+      return e;
+    }
     case Op::kAdd:
     case Op::kMul: {
       mpf_class acc(n.op == Op::kAdd ? 0 : 1, kPreciseBits);

@@ -684,7 +684,8 @@ class Judge {
         mpf_class pv_exact = *pp * mpf_class(factor, 320);
         mpf_class diff = abs(*gp - pv_exact);
         mpf_class scale = std::max(abs(*gp), abs(pv_exact));
-        if (diff <= scale * mpf_class("1e-80", 320)) return how("equal as exact values (to 96 digits)");
+        static const mpf_class kRelative("1e-80", 320);
+        if (diff <= scale * kRelative) return how("equal as exact values (to 96 digits)");
         return mismatch("different exact values: " + describe());
       }
     }

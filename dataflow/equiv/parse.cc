@@ -355,7 +355,9 @@ Cleaned cleanup(std::string_view raw) {
       {"\xe2\x82\xac", " "}, {"\xc2\xa3", " "}, {"\xc2\xa5", " "},
       {"\xe2\x89\x88", "\\approx "}, {"\xe2\x84\x83", "^\\circ C"}, {"\xe2\x84\xab", "angstrom"},
   };
-  for (auto& [from, to] : kUnicode) replace_all(s, from, to);
+  // Most answers are ASCII: the table is walked only for those that are not.
+  if (std::any_of(s.begin(), s.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; }))
+    for (auto& [from, to] : kUnicode) replace_all(s, from, to);
   s = trim(s);
   // Math delimiters around the whole answer.
   for (int k = 0; k < 3; ++k) {
