@@ -119,11 +119,18 @@ class Judge {
       // The prediction's value in the gold's unit.
       unit_factor_ = p_.unit.scale / g_.unit.scale;
       unit_pi_ = p_.unit.pi_power - g_.unit.pi_power;
+    } else if (g_.unit.is_pure_scale()) {  // "1.2 million" against 1200000
+      unit_factor_ = 1 / g_.unit.scale;
+      unit_pi_ = -g_.unit.pi_power;
+    } else if (p_.unit.is_pure_scale()) {
+      unit_factor_ = p_.unit.scale;
+      unit_pi_ = p_.unit.pi_power;
     }
     // A quantity with a physical unit is a measurement: its integers are
     // significant figures ("51 atm" is 51 to two figures), as in a science domain.
     sig_figs_ = policy_.integer_gold == IntegerGold::kSignificantFigures ||
-                (policy_.sig_figs_with_units && g_.unit.physical() && !g_.unit.is_angle_only());
+                (policy_.sig_figs_with_units && g_.unit.physical() && !g_.unit.is_angle_only() &&
+                 !g_.unit.is_pure_scale());
   }
 
   bool top(std::string& reason) {
@@ -238,15 +245,24 @@ class Judge {
       if (gv.kind == Kind::kFlag && pv.kind == Kind::kFlag && gv.text == pv.text) return how("identical flags");
       return mismatch("flags must match exactly: '" + g_.source + "' vs '" + p_.source + "'");
     }
+    if (gv.kind == Kind::kBoolean || pv.kind == Kind::kBoolean) {
+      // "Yes" / "No" as truth values.
+      auto truth = [](const Answer& a, const Value& v, bool& out) {
+        if (v.kind == Kind::kBoolean) return out = v.boolean, true;
+        std::string t = v.kind == Kind::kText ? v.text : &v == &a.root ? normalize_text(a.source) : std::string();
+        if (t == "yes" || t == "true" || t == "correct") return out = true, true;
+        if (t == "no" || t == "false" || t == "incorrect") return out = false, true;
+        return false;
+      };
+      bool gb = false, pb = false;
+      if (truth(g_, gv, gb) && truth(p_, pv, pb) && gb == pb) return how("same truth value");
+      return mismatch("truth values differ");
+    }
     if (gv.kind == Kind::kText || pv.kind == Kind::kText) {
       std::string a = gv.kind == Kind::kText ? gv.text : normalize_text(g_.source);
       std::string b = pv.kind == Kind::kText ? pv.text : normalize_text(p_.source);
       if (a == b) return how("same text ignoring case and spaces");
       return mismatch("text differs: '" + a + "' vs '" + b + "'");
-    }
-    if (gv.kind == Kind::kBoolean || pv.kind == Kind::kBoolean) {
-      if (gv.kind == pv.kind && gv.boolean == pv.boolean) return how("same truth value");
-      return mismatch("truth values differ");
     }
     // "-12 U -30": a union of single values is the set of those values.
     Value g_points, p_points;

@@ -638,7 +638,11 @@ bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from,
       continue;
     }
     std::string name;
-    if (t.t == T::kCmd && (name_of(t) == "\\Omega" || name_of(t) == "\\ohm")) name = "ohm";
+    if (t.t == T::kIdent && toks[i + 1].t == T::kCmd && !toks[i + 1].space_before &&
+        (name_of(toks[i + 1]) == "\\Omega" || name_of(toks[i + 1]) == "\\ohm") && name_of(t).size() == 1) {
+      name = std::string(name_of(t)) + "ohm";  // "k\Omega"
+      ++i;
+    } else if (t.t == T::kCmd && (name_of(t) == "\\Omega" || name_of(t) == "\\ohm")) name = "ohm";
     else if (t.t == T::kCmd && (name_of(t) == "\\AA" || name_of(t) == "\\angstrom")) name = "angstrom";
     else if (t.t == T::kCmd && name_of(t) == "\\%") { percent = true; ++i; continue; }
     else if (t.t == T::kIdent) name = std::string(name_of(t));
@@ -692,8 +696,11 @@ bool parse_unit(const std::string& s, const std::vector<Tok>& toks, size_t from,
       unit = std::move(trial);
       physical = true;
     } else {
-      // A count noun: a word of letters, no power ("2 pi r" is no count of r's).
-      if (power != 1 || pending_power != 1 || name.size() < 3 || is_greek(name) || find_function(name)) return false;
+      // A count noun: a word of letters, no power ("2 pi r" is no count of r's;
+      // after a unit, short words too: "2.5 J of work").
+      if (power != 1 || pending_power != 1 || name.size() < (physical ? 2u : 3u) || is_greek(name) ||
+          find_function(name))
+        return false;
       for (char c : name)
         if (!is_letter(c)) return false;
       labels = true;
@@ -1741,6 +1748,7 @@ size_t unit_start(const std::string& s, const std::vector<Tok>& toks) {
       "\\times", "\\cdot", "\\pi", "\\sqrt", "\\frac", "\\dfrac", "\\tfrac", "\\sin", "\\cos", "\\tan",
       "\\arctan", "\\arcsin", "\\arccos", "\\ln", "\\log", "\\exp"};
   bool number = false;
+  int depth = 0;
   size_t first = 0;
   // "v = 3.2 m/s", "F_{net} = 12 N": the quantity is on the right of a name.
   for (size_t e = 1; e < toks.size() && e <= 6; ++e) {
@@ -1765,8 +1773,12 @@ size_t unit_start(const std::string& s, const std::vector<Tok>& toks) {
           return k;  // "2.1e-5 1/K"
         number = true;
         continue;
-      case T::kPlus: case T::kMinus: case T::kStar: case T::kSlash: case T::kCaret: case T::kLParen:
-      case T::kRParen: case T::kLBrace: case T::kRBrace:
+      case T::kLParen: case T::kLBrack: ++depth; continue;
+      case T::kRParen: case T::kRBrack: --depth; continue;
+      case T::kComma:
+        if (depth > 0) continue;  // "(3.0, 4.0) m/s": a vector quantity
+        return std::string::npos;
+      case T::kPlus: case T::kMinus: case T::kStar: case T::kSlash: case T::kCaret: case T::kLBrace: case T::kRBrace:
         continue;
       case T::kCmd: {
         auto name = name_of(t);

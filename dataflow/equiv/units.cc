@@ -110,6 +110,12 @@ const Atom kAtoms[] = {
     {"nano", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e-9", 0, false},
     {"pico", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e-12", 0, false},
     {"centi", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e-2", 0, false},
+    // amounts in words: "1.2 million"
+    {"thousand", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e3", 0, false},
+    {"million", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e6", 0, false},
+    {"billion", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e9", 0, false},
+    {"trillion", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "1e12", 0, false},
+    {"dozen", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "12", 0, false},
 };
 
 // Words and the atom (or product) they stand for.

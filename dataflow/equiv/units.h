@@ -38,6 +38,8 @@ struct Unit {
   bool empty() const { return written.empty(); }
   bool physical() const { return !empty() && !label; }
   bool is_angle_only() const;
+  // A pure scale with no dimension ("million", sympy's "milli").
+  bool is_pure_scale() const { return physical() && dim == Dimension{}; }
 };
 
 // One atom of a unit expression ("km", "seconds", "eV", "°C" as "degC"):
