@@ -128,6 +128,8 @@ class Judge {
     }
     // A quantity with a physical unit is a measurement: its integers are
     // significant figures ("51 atm" is 51 to two figures), as in a science domain.
+    measurement_ = (g_.unit.physical() && !g_.unit.is_angle_only() && !g_.unit.is_pure_scale()) ||
+                   policy_.integer_gold == IntegerGold::kSignificantFigures;
     sig_figs_ = policy_.integer_gold == IntegerGold::kSignificantFigures ||
                 (policy_.sig_figs_with_units && g_.unit.physical() && !g_.unit.is_angle_only() &&
                  !g_.unit.is_pure_scale());
@@ -167,6 +169,8 @@ class Judge {
   mpq_class unit_factor_ = 1;
   int unit_pi_ = 0;  // the unit conversion's power of pi (degrees against radians)
   bool sig_figs_ = false;
+  bool measurement_ = false;  // a physical unit on the gold, or a science domain
+  bool measurement() const { return measurement_; }
   std::string why_;
   std::string how_;
 
@@ -663,6 +667,8 @@ class Judge {
       if (!finite(pv)) return mismatch("the prediction is not a finite number");
       long double allowed = *half * (1 + 1e-9L) + 1e-15L * std::abs(gv);
       if (std::abs(gv - pv) <= allowed) return how("rounds to the gold's written precision (+/-" + tol(*half) + ")");
+      if (measurement() && std::abs(gv - pv) <= policy_.measurement_rel * std::abs(gv))
+        return how("within " + tol(policy_.measurement_rel) + " relative of a measured gold");
       return mismatch("differs beyond the gold's written precision (+/-" + tol(*half) + "): " + describe());
     }
     if ((unit_factor_ != 1 || unit_pi_ != 0) && !pq_exact_input(pe)) {
@@ -915,7 +921,10 @@ class Judge {
       out = z.real();
       return true;
     };
-    auto close = [](long double l, long double r) { return std::fabs(l - r) <= 1e-12L * (1 + std::max(std::fabs(l), std::fabs(r))); };
+    auto close = [](long double l, long double r) {
+      if (std::isinf(l) || std::isinf(r)) return l == r;
+      return std::fabs(l - r) <= 1e-12L * (1 + std::max(std::fabs(l), std::fabs(r)));
+    };
     switch (v.kind) {
       case Kind::kRelation:
       case Kind::kEquation: {

@@ -26,6 +26,7 @@ Status set_policy_field(Policy& policy, const std::string& key, const std::strin
   if (key == "float_noise_rel") return number(policy.float_noise_rel);
   if (key == "symbolic_rel") return number(policy.symbolic_rel);
   if (key == "exact_rel") return number(policy.exact_rel);
+  if (key == "measurement_rel") return number(policy.measurement_rel);
   if (key == "percent_as_fraction") return boolean(policy.percent_as_fraction);
   if (key == "require_units") return boolean(policy.require_units);
   if (key == "sig_figs_with_units") return boolean(policy.sig_figs_with_units);
@@ -64,7 +65,7 @@ Status set_policy_field(Policy& policy, const std::string& key, const std::strin
 
 std::vector<std::string> policy_keys() {
   return {"float_noise_rel", "symbolic_rel", "exact_rel", "integer_gold", "percent_as_fraction", "require_units",
-          "sig_figs_with_units", "absolute_tolerance", "extract", "fallback"};
+          "sig_figs_with_units", "measurement_rel", "absolute_tolerance", "extract", "fallback"};
 }
 
 Status apply_policy_settings(Policy& policy, const std::string& settings) {

@@ -39,6 +39,10 @@ struct Policy {
   bool percent_as_fraction = true;  // 25% == 0.25
   bool require_units = false;       // a gold with a unit needs a prediction with a compatible unit
   bool sig_figs_with_units = true;  // a gold with a physical unit reads its integers as significant figures
+  // A measurement (a gold with a physical unit, or any number in a science
+  // domain) also accepts values this close relatively: results computed from
+  // constants rounded differently (g = 9.8 or 9.81) differ beyond the last digit.
+  double measurement_rel = 5e-3;
   // The seed's metadata.answer_tolerance: |gold - prediction| <= it, element
   // by element, replacing every other numeric rule. Negative: none.
   double absolute_tolerance = -1;

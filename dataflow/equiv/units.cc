@@ -1,6 +1,8 @@
 #include "dataflow/equiv/units.h"
 
 #include <algorithm>
+#include <cctype>
+#include <unordered_map>
 #include <vector>
 
 namespace vf::equiv {
@@ -189,19 +191,26 @@ mpq_class decimal_rational(std::string_view text) {
   return q;
 }
 
+// Hash lookups: unit detection tries every word after a number, so a
+// miss ("2 x") must be cheap.
 struct Table {
   std::vector<std::pair<const Atom*, mpq_class>> atoms;
+  std::unordered_map<std::string_view, size_t> by_name;     // atom symbol -> index
+  std::unordered_map<std::string, const Word*> words;       // lower-case word -> entry
   const std::pair<const Atom*, mpq_class>* find(std::string_view name) const {
-    for (const auto& a : atoms)
-      if (a.first->name == name) return &a;
-    return nullptr;
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : &atoms[it->second];
   }
 };
 
 const Table& table() {
   static const Table t = [] {
     Table out;
-    for (const auto& a : kAtoms) out.atoms.emplace_back(&a, decimal_rational(a.scale));
+    for (const auto& a : kAtoms) {
+      out.by_name.emplace(a.name, out.atoms.size());
+      out.atoms.emplace_back(&a, decimal_rational(a.scale));
+    }
+    for (const auto& w : kWords) out.words.emplace(std::string(w.word), &w);
     return out;
   }();
   return t;
@@ -232,9 +241,11 @@ bool lower_equals(std::string_view a, std::string_view b) {
 
 const Word* find_word(std::string_view name) {
   auto lookup = [](std::string_view w) -> const Word* {
-    for (const auto& word : kWords)
-      if (lower_equals(w, word.word)) return &word;
-    return nullptr;
+    std::string key(w);
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto& words = table().words;
+    auto it = words.find(key);
+    return it == words.end() ? nullptr : it->second;
   };
   if (name.size() < 3) return nullptr;
   if (auto* w = lookup(name)) return w;
