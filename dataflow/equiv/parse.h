@@ -1,6 +1,11 @@
 // Text -> Answer: one recursive-descent parser for plain numbers, LaTeX,
 // sympy's printed output and Python literals, which overlap heavily
 // (`\frac{1}{2}`, `1/2`, `Rational(1, 2)` all become the same rational).
+// Before parsing, other notations are rewritten into these: mixed numbers
+// (`3\frac{1}{4}` = 3 + 1/4), the seeds' `3.3 10^21`, degree marks, base
+// subscripts (their digits kept), Unicode fractions and letters, `\langle`,
+// `Point2D(`, Python's `4j`; and a unit after a constant value ("12.5*pi**2
+// N/m", "370 pm", "12 pencils") is split off into Answer::unit (units.h).
 //
 // Never throws and never recurses without bound (nesting is capped at
 // kMaxDepth); inputs longer than kMaxAnswerChars are refused. Text that is not
