@@ -128,11 +128,10 @@ class Judge {
     }
     // A quantity with a physical unit is a measurement: its integers are
     // significant figures ("51 atm" is 51 to two figures), as in a science domain.
-    measurement_ = (g_.unit.physical() && !g_.unit.is_angle_only() && !g_.unit.is_pure_scale()) ||
-                   policy_.integer_gold == IntegerGold::kSignificantFigures;
-    sig_figs_ = policy_.integer_gold == IntegerGold::kSignificantFigures ||
-                (policy_.sig_figs_with_units && g_.unit.physical() && !g_.unit.is_angle_only() &&
-                 !g_.unit.is_pure_scale());
+    bool science = policy_.integer_gold == IntegerGold::kSignificantFigures;
+    bool measured_unit = g_.unit.physical() && !g_.unit.is_angle_only() && !g_.unit.is_pure_scale();
+    measurement_ = measured_unit || science;
+    sig_figs_ = science || (policy_.sig_figs_with_units && measured_unit);
   }
 
   bool top(std::string& reason) {
@@ -616,8 +615,6 @@ class Judge {
     return 0.5L * std::pow(10.0L, static_cast<long double>(num.exponent10 - num.decimals));
   }
 
-  bool pq_exact_input(uint32_t pe) const { return !has_decimal_literal(p_, pe); }
-
   // An integer with more digits than a double holds exactly.
   static bool long_integer(const mpq_class& q) {
     return q.get_den() == 1 && mpz_sizeinbase(q.get_num_mpz_t(), 10) > 15;
@@ -671,7 +668,7 @@ class Judge {
         return how("within " + tol(policy_.measurement_rel) + " relative of a measured gold");
       return mismatch("differs beyond the gold's written precision (+/-" + tol(*half) + "): " + describe());
     }
-    if ((unit_factor_ != 1 || unit_pi_ != 0) && !pq_exact_input(pe)) {
+    if ((unit_factor_ != 1 || unit_pi_ != 0) && p_float) {
       // Converted between units: the prediction's written precision decides.
       if (auto ph = pred_half_unit(pe)) {
         Complex gv = numeric_value(g_, ge, gctx);

@@ -199,6 +199,8 @@ void rewrite_spaced_scientific(std::string& s) {
 void rewrite_degrees(std::string& s, bool& degrees) {
   static constexpr std::array<std::string_view, 7> kDegree = {"^{\\circ}", "^\\circ", "^{ \\circ }", "{\\circ}",
                                                               "\\degree", "\\circ", "^{o}"};
+  if (s.find("circ") == std::string::npos && s.find("degree") == std::string::npos && s.find("^{o}") == std::string::npos)
+    return;  // no degree mark: the common case, one scan
   bool trig = s.find("sin") != std::string::npos || s.find("cos") != std::string::npos ||
               s.find("tan") != std::string::npos || s.find("cot") != std::string::npos ||
               s.find("sec") != std::string::npos || s.find("csc") != std::string::npos;
