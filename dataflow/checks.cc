@@ -102,8 +102,15 @@ bool execution_criteria(const Item& item, const CheckOptions& options, ItemVerdi
     return false;
   }
   if (!item.reference_answer.empty()) {
-    // A variant whose answer is the seed's (in any notation) did not really change the problem.
-    auto same = judge_output(item.reference_answer, first, options.policies.for_domain(item.provenance.domain));
+    // A variant whose answer is the seed's (in any notation) did not really
+    // change the problem. That is a question of equal values, not of a
+    // measurement's precision: a science domain's significant figures would
+    // call 243/92 "3" and throw the variant away.
+    equiv::Policy same_value = options.policies.for_domain(item.provenance.domain);
+    same_value.integer_gold = equiv::IntegerGold::kExact;
+    same_value.sig_figs_with_units = false;
+    same_value.measurement_rel = 0;
+    auto same = judge_output(item.reference_answer, first, same_value);
     if (same.equivalent()) {
       v.reason = "same-as-seed-answer";
       v.detail = "the variant's answer '" + first.substr(0, 200) + "' equals the seed's answer '" +
